@@ -1,0 +1,33 @@
+"""The engine's explicit configuration (it never reads the environment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from index.chunking import ChunkSpec
+from index.embedder import BUNDLED_MODEL
+from index.fusion import RRF_K
+
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where the index lives and how it is built and searched.
+
+    ``answerable_threshold`` is the cosine similarity, between the question and the best
+    sentence of the results, below which an answer is flagged as not in the corpus.
+    """
+
+    data_dir: Path
+    model: str = BUNDLED_MODEL
+    device: str = "cpu"
+    chunk: ChunkSpec = field(default_factory=ChunkSpec)
+    backend: Literal["faiss", "numpy"] = "faiss"
+    rrf_k: int = RRF_K
+    candidates: int = 50
+    answerable_threshold: float = 0.4
+    batch_size: int = 64

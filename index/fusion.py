@@ -1,0 +1,59 @@
+"""Rank fusion and duplicate collapsing: pure functions over ids, ranks and strings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+RRF_K = 60
+"""The usual constant of reciprocal rank fusion (Cormack et al. 2009)."""
+
+
+def rrf(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> list[tuple[K, float]]:
+    """Reciprocal rank fusion: each list adds ``1 / (k + rank)`` (rank from 1) to an id.
+
+    Ties keep the order in which ids were first seen, so results are deterministic.
+
+    >>> rrf([["a", "b"], ["b", "c"]], k=60)[0][0]
+    'b'
+    """
+    if k < 0:
+        raise ValueError(f"rrf k must be 0 or more, got {k}")
+    scores: dict[K, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+_WORD_RE = re.compile(r"\w+")
+
+
+def normalized_words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD_RE.findall(text.casefold()))
+
+
+def is_near_duplicate(a: str, b: str, threshold: float = 0.9) -> bool:
+    """Same words in the same order, or word sets that overlap by ``threshold`` (Jaccard)."""
+    wa, wb = normalized_words(a), normalized_words(b)
+    if wa == wb:
+        return True
+    sa, sb = set(wa), set(wb)
+    if not sa or not sb:
+        return False
+    return len(sa & sb) / len(sa | sb) >= threshold
+
+
+def collapse(items: Iterable[T], text: Callable[[T], str], limit: int) -> list[T]:
+    """Keep the first of each group of near-duplicate texts, up to ``limit`` items."""
+    kept: list[T] = []
+    for item in items:
+        if len(kept) >= limit:
+            break
+        if not any(is_near_duplicate(text(item), text(other)) for other in kept):
+            kept.append(item)
+    return kept

@@ -1,0 +1,59 @@
+"""Choose the sentence of a passage that best answers the question.
+
+Pure functions: the caller supplies each sentence's cosine similarity to the question;
+a small bonus for shared content words breaks near-ties toward the literal answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.documents import Highlight, Span
+
+LEXICAL_WEIGHT = 0.15
+_WORD_RE = re.compile(r"\w{3,}")
+_STOP = frozenset(
+    "the and for are was were what who whom whose which when where why how did does "
+    "that this with from about into than then there their they them have has had said "
+    "say says not but you your our his her its will would could should".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Casefolded words of 3+ letters, stopwords dropped, cut to 6 letters as a crude stem."""
+    return {w[:6] for w in _WORD_RE.findall(text.casefold()) if w not in _STOP}
+
+
+def word_overlap(question: str, sentence: str) -> float:
+    """Share of the question's content words that the sentence holds (0 to 1)."""
+    wanted = content_words(question)
+    if not wanted:
+        return 0.0
+    return len(wanted & content_words(sentence)) / len(wanted)
+
+
+def best_sentence(
+    text: str,
+    question: str,
+    sentences: Sequence[Span],
+    similarities: Sequence[float],
+    offset: int = 0,
+) -> Highlight:
+    """The highest-scoring sentence; ``text`` starts at document offset ``offset`` and
+    ``sentences`` are document offsets, as is the returned highlight.
+
+    >>> t = "Rain fell. Bolton spoke about talks."
+    >>> best_sentence(t, "what did Bolton say?", [Span(0, 10), Span(11, 36)], [0.1, 0.5]).text
+    'Bolton spoke about talks.'
+    """
+    if not sentences or len(sentences) != len(similarities):
+        raise ValueError("need one similarity per sentence, and at least one sentence")
+    scores = [
+        sim + LEXICAL_WEIGHT * word_overlap(question, text[s.start - offset : s.end - offset])
+        for s, sim in zip(sentences, similarities, strict=True)
+    ]
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    span = sentences[best]
+    sentence = text[span.start - offset : span.end - offset]
+    return Highlight(sentence, span.start, span.end, float(similarities[best]))

@@ -1,0 +1,46 @@
+"""From a document to its passages: clean, split into sentences, pack."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+
+from index.chunking import ChunkSpec, chunk_block
+from index.cleaning import clean
+from index.documents import Document
+from index.sentences import sentence_spans
+from index.store import NewPassage
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document with its detected title and source filled in, and its passages."""
+
+    document: Document
+    passages: tuple[NewPassage, ...]
+
+    def passage_text(self, passage: NewPassage) -> str:
+        return self.document.text[passage.span.start : passage.span.end]
+
+
+def prepare(doc: Document, spec: ChunkSpec) -> PreparedDocument:
+    """Passages cover only content; a title or source given by the caller wins over
+    what cleaning detects."""
+    cleaned = clean(doc.text)
+    doc = replace(doc, title=doc.title or cleaned.title, source=doc.source or cleaned.source)
+    passages: list[NewPassage] = []
+    for block in cleaned.content_blocks(doc.text):
+        for chunk in chunk_block(doc.text, sentence_spans(doc.text, block), spec):
+            passages.append(NewPassage(len(passages), chunk.span, chunk.sentences))
+    return PreparedDocument(doc, tuple(passages))
+
+
+def content_hash(doc: Document, spec: ChunkSpec) -> str:
+    """Changes when anything that shapes the stored passages changes."""
+    payload = json.dumps(
+        [doc.text, doc.title, doc.source, doc.url, doc.published, dict(doc.metadata),
+         spec.max_chars, spec.overlap],
+        sort_keys=True, default=str,
+    )  # fmt: skip
+    return hashlib.sha256(payload.encode()).hexdigest()

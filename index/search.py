@@ -1,0 +1,225 @@
+"""The engine: one object that owns the store, the indexes and the embedder.
+
+It delegates each step to its own module (passages, store, dense, sparse, fusion,
+highlight); what lives here is the order of the steps and the locking.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from index.config import MODES, EngineConfig
+from index.documents import Document, DocumentInfo, Hit, SearchResult
+from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
+from index.errors import BadQueryError, ModelMismatchError
+from index.fusion import collapse, rrf
+from index.highlight import best_sentence
+from index.indexfiles import IndexFiles
+from index.passages import PreparedDocument, content_hash, prepare
+from index.store import StoredPassage, Store
+
+log = logging.getLogger("citeqa")
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total) during long work."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    added: int
+    replaced: int
+    unchanged: int
+    passages: int
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to some documents or sources (exact match)."""
+
+    doc_ids: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+
+    def allows(self, passage: StoredPassage, info: DocumentInfo) -> bool:
+        if self.doc_ids and passage.passage.doc_id not in self.doc_ids:
+            return False
+        return not self.sources or (info.source or "") in self.sources
+
+
+def _distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
+    seen: set[tuple[str, int]] = set()
+    kept: list[Hit] = []
+    for hit in hits:
+        key = (hit.passage.doc_id, hit.highlight.char_start)
+        if key not in seen and len(kept) < limit:
+            seen.add(key)
+            kept.append(replace(hit, rank=len(kept) + 1))
+    return kept
+
+
+class Engine:
+    """Index documents and answer questions with cited passages."""
+
+    def __init__(self, config: EngineConfig, embedder: Embedder | None = None) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder or SentenceTransformerEmbedder(config.model, config.device)
+        self.store = Store(config.data_dir / "citeqa.sqlite3")
+        self._check_model()
+        self.files = IndexFiles(config, self.store)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls, config: EngineConfig, embedder: Embedder | None = None, progress: Progress | None = None
+    ) -> Engine:
+        """Open the data dir and load (or rebuild from SQLite) the search indexes."""
+        engine = cls(config, embedder)
+        engine.files.load(engine.embedder, progress)
+        return engine
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _check_model(self) -> None:
+        built_with = self.store.get_meta("model")
+        if built_with is not None and built_with != self.embedder.name:
+            raise ModelMismatchError(
+                f"the index in {self.config.data_dir} was built with model {built_with!r}, but "
+                f"the configured model is {self.embedder.name!r}. Set CITEQA_MODEL={built_with} "
+                "(or --model), or re-embed with `citeqa reindex`, or use another data dir."
+            )
+
+    # -- writing ------------------------------------------------------------------------
+
+    def ingest(self, documents: Iterable[Document], progress: Progress | None = None) -> IngestReport:
+        """Add new documents, replace changed ones, skip unchanged ones (by content hash)."""
+        todo: list[tuple[PreparedDocument, str, bool]] = []
+        unchanged = 0
+        for doc in documents:
+            digest = content_hash(doc, self.config.chunk)
+            stored = self.store.content_hash(doc.doc_id)
+            if stored == digest:
+                unchanged += 1
+                continue
+            todo.append((prepare(doc, self.config.chunk), digest, stored is not None))
+            if progress:
+                progress("reading", len(todo) + unchanged, 0)
+        texts = [p.passage_text(x) for p, _, _ in todo for x in p.passages]
+        vectors = self._embed(texts, progress)
+        with self._lock:
+            self.files.write(todo, vectors, self.embedder, progress)
+        replaced = sum(1 for _, _, was in todo if was)
+        return IngestReport(len(todo) - replaced, replaced, unchanged, len(texts))
+
+    def delete(self, doc_id: str) -> None:
+        """Remove one document and its passages; NotFoundError if it is not there."""
+        self.store.document(doc_id)
+        with self._lock:
+            self.files.delete(doc_id)
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Re-embed every passage with the configured model (after a model change)."""
+        passages = list(self.store.all_passages())
+        vectors = self._embed([p.passage.text for p in passages], progress)
+        with self._lock:
+            self.files.replace_vectors([p.row_id for p in passages], vectors, self.embedder)
+        return len(passages)
+
+    def _embed(self, texts: Sequence[str], progress: Progress | None) -> Vectors:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.embedder.embed_many(
+            texts,
+            self.config.batch_size,
+            (lambda done, total: progress("embedding", done, total)) if progress else None,
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    def document(self, doc_id: str) -> Document:
+        return self.store.document(doc_id)
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.store.documents()
+
+    def search(
+        self, question: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
+        """The ``top_k`` best passages for ``question``, each with its best sentence."""
+        started = time.perf_counter()
+        question = question.strip()
+        if not question:
+            raise BadQueryError("the question is empty; ask something, e.g. 'what did Bolton say?'")
+        if mode not in MODES:
+            raise BadQueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        if top_k < 1:
+            raise BadQueryError(f"top_k must be 1 or more, got {top_k}")
+        query = self.embedder.embed(question)
+        # Twice as many as asked: overlapping passages that share their best sentence
+        # count once, and the spares fill the gap.
+        ranked = self._rank(question, query, mode, filters, top_k * 2)
+        hits = _distinct_highlights(self._hits(question, query, ranked), top_k)
+        answerable = bool(hits) and max(h.similarity for h in hits) >= self.config.answerable_threshold
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(question, mode, answerable, tuple(hits), took)
+
+    def _rank(
+        self, question: str, query: Vectors, mode: str, filters: Filters | None, top_k: int
+    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
+        depth = max(self.config.candidates, top_k * 4)
+        if filters and (filters.doc_ids or filters.sources):
+            depth = max(depth, self.files.size)
+        with self._lock:
+            dense = self.files.dense.search(query, depth) if mode != "lexical" else []
+            lexical = self.files.lexical.search(question, depth) if mode != "dense" else []
+        dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
+        lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
+        if mode == "hybrid":
+            order = rrf([[p for p, _ in dense], [p for p, _ in lexical]], k=self.config.rrf_k)
+        else:
+            order = dense or lexical
+        stored = self.store.passages([pid for pid, _ in order])
+        infos = self.store.infos({s.passage.doc_id for s in stored.values()}) if filters else {}
+        rows = [
+            (stored[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
+            for pid, score in order
+            if pid in stored
+            and (filters is None or filters.allows(stored[pid], infos[stored[pid].passage.doc_id]))
+        ]
+        return collapse(rows, lambda row: row[0].passage.text, top_k)
+
+    def _hits(
+        self,
+        question: str,
+        query: Vectors,
+        ranked: Sequence[tuple[StoredPassage, float, int | None, int | None]],
+    ) -> list[Hit]:
+        infos = self.store.infos({p.passage.doc_id for p, *_ in ranked})
+        sentences = [(p.passage, s) for p, *_ in ranked for s in p.passage.sentences]
+        texts = [passage.text[s.start - passage.char_start : s.end - passage.char_start]
+                 for passage, s in sentences]  # fmt: skip
+        sims = (self.embedder.embed_many(texts) @ query) if texts else np.zeros(0)
+        hits: list[Hit] = []
+        offset = 0
+        for rank, (stored, score, d_rank, l_rank) in enumerate(ranked, start=1):
+            passage = stored.passage
+            count = len(passage.sentences)
+            highlight = best_sentence(
+                passage.text,
+                question,
+                passage.sentences,
+                [float(x) for x in sims[offset : offset + count]],
+                offset=passage.char_start,
+            )
+            offset += count
+            hits.append(
+                Hit(rank, float(score), passage, infos[passage.doc_id], highlight, d_rank, l_rank,
+                    highlight.score)
+            )  # fmt: skip
+        return hits

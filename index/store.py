@@ -1,0 +1,292 @@
+"""SQLite: the source of truth for documents, passages and their vectors.
+
+Passage text is not stored: it is always sliced from the document text, so it
+cannot drift from its offsets. Row ids of passages are AUTOINCREMENT, never reused,
+and double as vector ids in the dense index.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from index.documents import Document, DocumentInfo, Passage, Span
+from index.errors import IndexStateError, NotFoundError
+
+Vectors = npt.NDArray[np.float32]
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    # Statement by statement: executescript() would commit in the middle of our transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migration_1(db: sqlite3.Connection) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            doc_id TEXT NOT NULL UNIQUE,
+            text TEXT NOT NULL,
+            title TEXT, source TEXT, url TEXT, published TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            content_hash TEXT NOT NULL
+        );
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            sentences TEXT NOT NULL,
+            embedding BLOB,
+            UNIQUE (document_id, seq)
+        );
+        CREATE INDEX passages_document ON passages(document_id);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+"""Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage to store, before it has a row id."""
+
+    seq: int
+    span: Span
+    sentences: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage with its row id (the vector id)."""
+
+    row_id: int
+    passage: Passage
+
+
+class Store:
+    """One SQLite file; safe to share between threads (calls are serialized)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._lock = threading.RLock()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise IndexStateError(
+                f"cannot open the SQLite database {path}: {exc}. Move it away and ingest again."
+            ) from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise IndexStateError(
+                f"{self.path} has schema version {version}, newer than this citeqa knows "
+                f"({len(MIGRATIONS)}); upgrade citeqa"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction() as db:
+                MIGRATIONS[number](db)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: a failure rolls back every write inside the block."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- meta -------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    @staticmethod
+    def bump_generation(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = int(row[0]) + 1 if row else 1
+        Store.set_meta(db, "generation", str(generation))
+        return generation
+
+    # -- documents ----------------------------------------------------------------------
+
+    def content_hash(self, doc_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def put_document(
+        db: sqlite3.Connection,
+        doc: Document,
+        content_hash: str,
+        passages: Sequence[NewPassage],
+        vectors: Vectors,
+    ) -> list[int]:
+        """Insert or replace one document and its passages; return the new passage row ids."""
+        db.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
+        cursor = db.execute(
+            "INSERT INTO documents (doc_id, text, title, source, url, published, metadata, "
+            "content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc.doc_id, doc.text, doc.title, doc.source, doc.url, doc.published,
+             json.dumps(dict(doc.metadata)), content_hash),
+        )  # fmt: skip
+        document_row = cursor.lastrowid
+        ids: list[int] = []
+        for passage, vector in zip(passages, vectors, strict=True):
+            cursor = db.execute(
+                "INSERT INTO passages (document_id, seq, char_start, char_end, sentences, "
+                "embedding) VALUES (?, ?, ?, ?, ?, ?)",
+                (document_row, passage.seq, passage.span.start, passage.span.end,
+                 json.dumps([[s.start, s.end] for s in passage.sentences]),
+                 np.asarray(vector, dtype=np.float32).tobytes()),
+            )  # fmt: skip
+            ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    @staticmethod
+    def passage_ids_of(db: sqlite3.Connection, doc_id: str) -> list[int]:
+        rows = db.execute(
+            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
+            "WHERE d.doc_id = ?",
+            (doc_id,),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    @staticmethod
+    def delete_document(db: sqlite3.Connection, doc_id: str) -> bool:
+        return db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount > 0
+
+    def document(self, doc_id: str) -> Document:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT doc_id, text, title, source, url, published, metadata FROM documents "
+                "WHERE doc_id = ?",
+                (doc_id,),
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"no document with id {doc_id!r}; GET /v1/documents (or `citeqa documents`) "
+                "lists the ids"
+            )
+        return Document(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+
+    _INFO_SQL = (
+        "SELECT d.doc_id, d.title, d.source, d.url, d.published, "
+        "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), length(d.text) "
+        "FROM documents d"
+    )
+
+    def documents(self) -> list[DocumentInfo]:
+        with self._lock:
+            rows = self._db.execute(f"{self._INFO_SQL} ORDER BY d.doc_id").fetchall()
+        return [DocumentInfo(*row) for row in rows]
+
+    def infos(self, doc_ids: Iterable[str]) -> dict[str, DocumentInfo]:
+        """Listing rows for some documents, by id."""
+        wanted = list(doc_ids)
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            rows = self._db.execute(f"{self._INFO_SQL} WHERE d.doc_id IN ({marks})", wanted)
+            return {row[0]: DocumentInfo(*row) for row in rows.fetchall()}
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            passages = self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return int(docs), int(passages)
+
+    # -- passages -----------------------------------------------------------------------
+
+    _PASSAGE_SQL = (
+        "SELECT p.id, d.doc_id, p.seq, p.char_start, p.char_end, p.sentences, d.text "
+        "FROM passages p "
+        "JOIN documents d ON d.id = p.document_id"
+    )
+
+    @staticmethod
+    def _passage(row: Sequence[object]) -> StoredPassage:
+        row_id, doc_id, seq, start, end, sentences, text = row
+        spans = tuple(Span(int(s), int(e)) for s, e in json.loads(str(sentences)))
+        first, last = int(str(start)), int(str(end))
+        # Sliced here, in Python, so the text always matches the offsets we report.
+        passage = Passage(
+            f"{doc_id}#{seq}", str(doc_id), int(str(seq)), first, last, str(text)[first:last], spans
+        )
+        return StoredPassage(int(str(row_id)), passage)
+
+    def passages(self, row_ids: Sequence[int]) -> dict[int, StoredPassage]:
+        if not row_ids:
+            return {}
+        marks = ",".join("?" * len(row_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"{self._PASSAGE_SQL} WHERE p.id IN ({marks})", list(row_ids)
+            ).fetchall()
+        return {int(r[0]): self._passage(r) for r in rows}
+
+    def all_passages(self) -> Iterator[StoredPassage]:
+        with self._lock:
+            rows = self._db.execute(f"{self._PASSAGE_SQL} ORDER BY p.id").fetchall()
+        for row in rows:
+            yield self._passage(row)
+
+    def all_vectors(self, dimension: int) -> tuple[npt.NDArray[np.int64], Vectors]:
+        """Every stored passage vector; rows with a missing or wrong-size vector are skipped."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, embedding FROM passages ORDER BY id").fetchall()
+        ids, vectors = [], []
+        for row_id, blob in rows:
+            if blob is not None and len(blob) == dimension * 4:
+                ids.append(row_id)
+                vectors.append(np.frombuffer(blob, dtype=np.float32))
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32)
+        return np.asarray(ids, dtype=np.int64), np.vstack(vectors)
+
+    @staticmethod
+    def set_vectors(db: sqlite3.Connection, ids: Sequence[int], vectors: Vectors) -> None:
+        db.executemany(
+            "UPDATE passages SET embedding = ? WHERE id = ?",
+            [(np.asarray(v, dtype=np.float32).tobytes(), i) for i, v in zip(ids, vectors, strict=True)],
+        )
