@@ -65,12 +65,16 @@ def _distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
 class Engine:
     """Index documents and answer questions with cited passages."""
 
-    def __init__(self, config: EngineConfig, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, config: EngineConfig, embedder: Embedder | None = None, *, check_model: bool = True
+    ) -> None:
+        """Open the store; ``check_model=False`` only for ``reindex`` after a model change."""
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or SentenceTransformerEmbedder(config.model, config.device)
         self.store = Store(config.data_dir / "citeqa.sqlite3")
-        self._check_model()
+        if check_model:
+            self._check_model()
         self.files = IndexFiles(config, self.store)
         self._lock = threading.RLock()
 
@@ -85,6 +89,11 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def size(self) -> int:
+        """How many passages are searchable."""
+        return self.files.size
 
     def _check_model(self) -> None:
         built_with = self.store.get_meta("model")
@@ -110,6 +119,8 @@ class Engine:
             todo.append((prepare(doc, self.config.chunk), digest, stored is not None))
             if progress:
                 progress("reading", len(todo) + unchanged, 0)
+        if progress:
+            progress("reading", len(todo) + unchanged, len(todo) + unchanged)
         texts = [p.passage_text(x) for p, _, _ in todo for x in p.passages]
         vectors = self._embed(texts, progress)
         with self._lock:
@@ -160,6 +171,13 @@ class Engine:
             raise BadQueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         if top_k < 1:
             raise BadQueryError(f"top_k must be 1 or more, got {top_k}")
+        if filters and filters.doc_ids:
+            unknown = sorted(filters.doc_ids - set(self.store.infos(filters.doc_ids)))
+            if unknown:
+                raise BadQueryError(
+                    f"unknown doc_ids in filters: {', '.join(map(repr, unknown))}; "
+                    "GET /v1/documents lists the ids"
+                )
         query = self.embedder.embed(question)
         # Twice as many as asked: overlapping passages that share their best sentence
         # count once, and the spares fill the gap.

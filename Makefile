@@ -1,0 +1,42 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper.
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_VERBOSITY = error
+export TOKENIZERS_PARALLELISM = false
+
+.PHONY: install run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU build from local disk; any other torch spec may pull GBs of CUDA wheels.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/citeqa ingest seeds/
+	$(BIN)/citeqa serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,1 @@
+"""citeqa's web service and CLI: thin layers over the ``index`` engine."""

@@ -1,0 +1,139 @@
+"""The FastAPI app: engine in the lifespan, errors mapped to clear 4xx/503 answers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index import (
+    BadQueryError,
+    CiteqaError,
+    Embedder,
+    Engine,
+    IndexStateError,
+    NotFoundError,
+)
+from service.routes import router
+from service.settings import Settings
+
+log = logging.getLogger("citeqa.service")
+
+
+@dataclass
+class EngineSlot:
+    """The engine, once it has loaded in the background (or why it could not)."""
+
+    engine: Engine | None = None
+    error: str | None = None
+    loaded: threading.Event = field(default_factory=threading.Event)
+
+
+def _load(slot: EngineSlot, settings: Settings, embedder: Embedder | None) -> None:
+    try:
+        engine = Engine.open(settings.engine_config(), embedder)
+        engine.embedder.embed("warm up")  # load the model now, not on the first question
+        slot.engine = engine
+    except (CiteqaError, ImportError, OSError) as exc:
+        slot.error = str(exc)
+        log.error("the index could not be loaded: %s", exc)
+    finally:
+        slot.loaded.set()
+
+
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    """Build the app; the index loads in a background thread so /healthz answers at once."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        slot = EngineSlot()
+        app.state.slot = slot
+        loader = threading.Thread(target=_load, args=(slot, settings, embedder), daemon=True)
+        loader.start()
+        yield
+        loader.join()
+        if slot.engine is not None:
+            slot.engine.close()
+
+    app = FastAPI(
+        title="citeqa",
+        version="0.1.0",
+        summary="Ask your documents a question; get the passages that answer it, with citations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+    _add_error_handlers(app)
+    return app
+
+
+def _wants_text(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/plain" in accept and "application/json" not in accept
+
+
+def error_response(request: Request, status: int, code: str, message: str) -> Response:
+    headers = {"Retry-After": "5"} if status == 503 else None
+    if _wants_text(request):
+        return PlainTextResponse(f"error: {message}\n", status_code=status, headers=headers)
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError | ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field; the body takes question, top_k, mode and filters"
+        if err.get("type") == "json_invalid":
+            where, msg = "", "the body is not valid JSON; send an object like {\"question\": \"...\"}"
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request, 422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(ValidationError)
+    async def _invalid_model(request: Request, exc: ValidationError) -> Response:
+        # Models built inside a route (GET /v1/query) validate there, not in FastAPI.
+        return error_response(request, 422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.url.path}; see /docs for the API"
+        return error_response(request, exc.status_code, code.get(exc.status_code, "error"), message)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return error_response(request, 404, "not_found", str(exc))
+
+    @app.exception_handler(BadQueryError)
+    async def _bad_query(request: Request, exc: BadQueryError) -> Response:
+        return error_response(request, 422, "invalid_request", str(exc))
+
+    @app.exception_handler(IndexStateError)
+    async def _index_state(request: Request, exc: IndexStateError) -> Response:
+        return error_response(request, 503, "index_unavailable", str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Logged with its traceback for the operator; the client gets no internals.
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal", "unexpected server error; it was logged")

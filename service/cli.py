@@ -1,0 +1,199 @@
+"""The `citeqa` command: ingest, serve, ask, documents, delete, reindex."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from index import CiteqaError, Engine, NotFoundError, read_path
+from index import Progress as EngineProgress
+from service.render import render_text
+from service.schemas import QueryResponse
+from service.settings import Settings
+
+app = typer.Typer(
+    help="citeqa: ask your documents a question, get cited passages.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Index folder [env CITEQA_DATA_DIR, ./data]")
+]
+Model = Annotated[str | None, typer.Option("--model", help="Embedding model [env CITEQA_MODEL]")]
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        bad = "; ".join(f"CITEQA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                        for e in exc.errors())  # fmt: skip
+        _fail(f"bad setting: {bad}", 2)
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=False) as bar:
+        yield bar
+
+
+def _reporter(bar: Progress) -> EngineProgress:
+    """Turn the engine's (stage, done, total) calls into one rich bar per stage."""
+    tasks: dict[str, TaskID] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total or None)
+        bar.update(tasks[stage], completed=done, total=total or None)
+
+    return report
+
+
+def _open(settings: Settings, report: EngineProgress | None = None) -> Engine:
+    try:
+        return Engine.open(settings.engine_config(), progress=report)
+    except CiteqaError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A folder of .txt/.md files, one file, or BEIR .jsonl")],
+    data_dir: DataDir = None,
+    model: Model = None,
+) -> None:
+    """Index documents; unchanged ones are skipped, changed ones replaced."""
+    settings = _settings(data_dir=data_dir, model=model)
+    with _progress() as bar:
+        progress = _reporter(bar)
+        engine = _open(settings, progress)
+        try:
+            report = engine.ingest(read_path(path), progress)
+        except CiteqaError as exc:
+            _fail(str(exc))
+        finally:
+            engine.close()
+    err.print(
+        f"{report.added} added, {report.replaced} replaced, {report.unchanged} unchanged; "
+        f"{report.passages} passages embedded -> {settings.data_dir}"
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to ask")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50)] = 5,
+    mode: Annotated[Literal["hybrid", "dense", "lexical"], typer.Option("--mode")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
+    data_dir: DataDir = None,
+    model: Model = None,
+) -> None:
+    """Ask a question in-process (no server needed)."""
+    settings = _settings(data_dir=data_dir, model=model)
+    engine = _open(settings)
+    try:
+        engine.embedder.embed("warm up")  # so took_ms measures the question, not the model load
+        response = QueryResponse.from_result(engine.search(question, top_k, mode))
+    except CiteqaError as exc:
+        _fail(str(exc))
+    finally:
+        engine.close()
+    if as_json:
+        print(response.model_dump_json(indent=2))
+    else:
+        sys.stdout.write(render_text(response))
+
+
+@app.command()
+def documents(data_dir: DataDir = None) -> None:
+    """List indexed documents as JSON lines."""
+    engine = _open(_settings(data_dir=data_dir))
+    for info in engine.documents():
+        print(json.dumps(info.__dict__, ensure_ascii=False))
+    engine.close()
+
+
+@app.command()
+def delete(
+    doc_id: Annotated[str, typer.Argument(help="The document id to remove")],
+    data_dir: DataDir = None,
+) -> None:
+    """Remove one document and its passages."""
+    engine = _open(_settings(data_dir=data_dir))
+    try:
+        engine.delete(doc_id)
+    except NotFoundError as exc:
+        _fail(str(exc))
+    finally:
+        engine.close()
+    err.print(f"deleted {doc_id}")
+
+
+@app.command()
+def reindex(data_dir: DataDir = None, model: Model = None) -> None:
+    """Re-embed every passage with the configured model (after changing CITEQA_MODEL)."""
+    settings = _settings(data_dir=data_dir, model=model)
+    try:
+        engine = Engine(settings.engine_config(), check_model=False)
+        with _progress() as bar:
+            count = engine.reindex(_reporter(bar))
+        engine.close()
+    except CiteqaError as exc:
+        _fail(str(exc))
+    err.print(f"re-embedded {count} passages with {settings.model}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="[env CITEQA_HOST, 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="[env CITEQA_PORT, 8000]")] = None,
+    data_dir: DataDir = None,
+    model: Model = None,
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = _settings(host=host, port=port, data_dir=data_dir, model=model)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level)  # fmt: skip
+
+
+def main() -> None:
+    # Weights come from the installed package; never reach for the hub, and keep
+    # third-party progress bars off our terminal.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    app()

@@ -1,0 +1,86 @@
+"""The v1 routes and the health probes; each a few lines over the engine."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from index import IndexStateError
+from service.deps import EngineDep, get_engine, require_api_key
+from service.render import render_text
+from service.schemas import (
+    MAX_TOP_K,
+    DocumentList,
+    DocumentOut,
+    DocumentSummary,
+    ErrorOut,
+    QueryRequest,
+    QueryResponse,
+    Status,
+)
+
+router = APIRouter()
+v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (401, 404, 422, 503)
+}
+
+
+def _answer(request: Request, engine: EngineDep, body: QueryRequest) -> Response | QueryResponse:
+    filters = body.filters.to_engine() if body.filters else None
+    result = engine.search(body.question, body.top_k, body.mode, filters)
+    response = QueryResponse.from_result(result)
+    accept = request.headers.get("accept", "")
+    if "text/plain" in accept and "application/json" not in accept:
+        return PlainTextResponse(render_text(response))
+    return response
+
+
+@v1.post("/query", response_model=QueryResponse, responses=ERRORS)
+def query(request: Request, engine: EngineDep, body: QueryRequest) -> Response | QueryResponse:
+    """Answer a question with ranked, cited passages."""
+    return _answer(request, engine, body)
+
+
+@v1.get("/query", response_model=QueryResponse, responses=ERRORS)
+def query_get(
+    request: Request,
+    engine: EngineDep,
+    q: Annotated[str, Query(description="The question, 1 to 2,000 characters.")],
+    top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 5,
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
+) -> Response | QueryResponse:
+    """Answer a question given in the URL (for curl and browsers); send Accept: text/plain for text."""
+    return _answer(request, engine, QueryRequest(question=q, top_k=top_k, mode=mode))
+
+
+@v1.get("/documents", response_model=DocumentList, responses=ERRORS)
+def documents(engine: EngineDep) -> DocumentList:
+    """List the indexed documents."""
+    return DocumentList(documents=[DocumentSummary.from_info(d) for d in engine.documents()])
+
+
+@v1.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS)
+def document(engine: EngineDep, doc_id: str) -> DocumentOut:
+    """One document with its full text; citation offsets index into this text."""
+    return DocumentOut.from_document(engine.document(doc_id))
+
+
+@router.get("/healthz", response_model=Status)
+def healthz() -> Status:
+    """The process is up."""
+    return Status(status="ok")
+
+
+@router.get("/readyz", response_model=Status, responses={503: {"model": ErrorOut}})
+def readyz(request: Request) -> Status:
+    """Ready once the index and model are loaded."""
+    engine = get_engine(request)
+    if not engine.size:
+        raise IndexStateError("the index is empty; run `citeqa ingest PATH` first")
+    return Status(status="ready", detail=f"{engine.size} passages")
+
+
+router.include_router(v1)

@@ -1,0 +1,167 @@
+"""Request and response models of the v1 API, and their conversion from engine types."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from index import Document, DocumentInfo, Filters, Hit, SearchResult
+
+MAX_QUESTION = 2000
+MAX_TOP_K = 50
+
+
+class QueryFilters(BaseModel):
+    """Search only these documents and/or sources (exact values from GET /v1/documents)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_ids: list[str] | None = Field(None, max_length=1000)
+    sources: list[str] | None = Field(None, max_length=100)
+
+    def to_engine(self) -> Filters:
+        return Filters(frozenset(self.doc_ids or ()), frozenset(self.sources or ()))
+
+
+class QueryRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "What did Bolton say about the talks?"}]},
+    )
+
+    question: str = Field(description="1 to 2,000 characters after trimming.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many passages to return.")
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    filters: QueryFilters | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("the question is empty; send 1 to 2000 characters of text")
+        if len(value) > MAX_QUESTION:
+            raise ValueError(
+                f"the question has {len(value)} characters; shorten it to {MAX_QUESTION} or fewer"
+            )
+        return value
+
+
+class HighlightOut(BaseModel):
+    text: str
+    char_start: int
+    char_end: int
+
+
+class CitationOut(BaseModel):
+    label: str
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    published: str | None
+    passage_id: str
+    char_start: int
+    char_end: int
+
+
+class RanksOut(BaseModel):
+    """Where each retriever placed the passage (null: not among its candidates)."""
+
+    dense: int | None
+    lexical: int | None
+
+
+class ResultOut(BaseModel):
+    rank: int
+    score: float
+    text: str
+    highlight: HighlightOut
+    citation: CitationOut
+    ranks: RanksOut
+    similarity: float = Field(description="Cosine similarity of the highlight to the question.")
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> ResultOut:
+        p, d, h = hit.passage, hit.document, hit.highlight
+        return cls(
+            rank=hit.rank,
+            score=round(hit.score, 6),
+            text=p.text,
+            highlight=HighlightOut(text=h.text, char_start=h.char_start, char_end=h.char_end),
+            citation=CitationOut(
+                label=f"[{hit.rank}]", doc_id=d.doc_id, title=d.title, source=d.source,
+                url=d.url, published=d.published, passage_id=p.passage_id,
+                char_start=p.char_start, char_end=p.char_end,
+            ),  # fmt: skip
+            ranks=RanksOut(dense=hit.dense_rank, lexical=hit.lexical_rank),
+            similarity=round(hit.similarity, 4),
+        )
+
+
+class QueryResponse(BaseModel):
+    question: str
+    mode: str
+    answerable: bool
+    took_ms: float
+    results: list[ResultOut]
+
+    @classmethod
+    def from_result(cls, result: SearchResult) -> QueryResponse:
+        return cls(
+            question=result.question,
+            mode=result.mode,
+            answerable=result.answerable,
+            took_ms=round(result.took_ms, 2),
+            results=[ResultOut.from_hit(h) for h in result.hits],
+        )
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    published: str | None
+    passages: int
+    chars: int
+
+    @classmethod
+    def from_info(cls, info: DocumentInfo) -> DocumentSummary:
+        return cls(**info.__dict__)
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    published: str | None
+    metadata: dict[str, Any]
+    text: str = Field(description="Exactly as indexed; every offset in a citation points here.")
+
+    @classmethod
+    def from_document(cls, doc: Document) -> DocumentOut:
+        return cls(
+            doc_id=doc.doc_id, title=doc.title, source=doc.source, url=doc.url,
+            published=doc.published, metadata=dict(doc.metadata), text=doc.text,
+        )  # fmt: skip
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class Status(BaseModel):
+    status: str
+    detail: str | None = None

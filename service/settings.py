@@ -1,0 +1,41 @@
+"""All settings in one place, each also read from a ``CITEQA_`` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index import BUNDLED_MODEL, ChunkSpec, EngineConfig
+
+
+class Settings(BaseSettings):
+    """Built once at start-up (never at import); a bad value stops start-up and names its key."""
+
+    model_config = SettingsConfigDict(env_prefix="CITEQA_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the index lives.")
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    model: str = Field(
+        BUNDLED_MODEL,
+        description="sentence-transformers model name or folder; default: bundled MiniLM.",
+    )
+    api_key: SecretStr | None = Field(None, description="When set, /v1 needs this bearer key.")
+    backend: Literal["faiss", "numpy"] = Field("faiss", description="Vector search backend.")
+    chunk_chars: int = Field(500, ge=100, le=5000, description="Largest passage, in characters.")
+    answerable_threshold: float = Field(
+        0.4, ge=-1.0, le=1.0, description="Best-sentence cosine below which answerable=false."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            data_dir=self.data_dir,
+            model=self.model,
+            backend=self.backend,
+            chunk=ChunkSpec(max_chars=self.chunk_chars),
+            answerable_threshold=self.answerable_threshold,
+        )
