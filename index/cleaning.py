@@ -73,14 +73,14 @@ class Cleaned:
     source: str | None
 
     def content_blocks(self, text: str) -> list[Span]:
-        """The maximal ranges of ``text`` that hold no skipped span."""
+        """The maximal ranges of ``text`` that hold no skipped span (blank ones dropped)."""
         blocks: list[Span] = []
         cursor = 0
         for item in sorted(self.skip, key=lambda b: b.span.start):
-            if item.span.start > cursor:
+            if text[cursor : item.span.start].strip():
                 blocks.append(Span(cursor, item.span.start))
             cursor = max(cursor, item.span.end)
-        if cursor < len(text):
+        if text[cursor:].strip():
             blocks.append(Span(cursor, len(text)))
         return blocks
 

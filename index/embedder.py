@@ -117,7 +117,7 @@ class HashEmbedder(Embedder):
 
     name = "hash"
 
-    def __init__(self, dimension: int = 64) -> None:
+    def __init__(self, dimension: int = 256) -> None:
         self._dimension = dimension
 
     @property

@@ -14,6 +14,8 @@ TEXT_SUFFIXES = (".txt", ".md")
 
 def read_path(path: Path) -> Iterator[Document]:
     """Documents from ``path``; the document id of a text file is its file stem."""
+    if not path.exists():
+        raise BadDocumentError(f"{path} does not exist; give a folder, a .txt/.md or a .jsonl file")
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES)
         if not files:
@@ -24,8 +26,6 @@ def read_path(path: Path) -> Iterator[Document]:
         yield from read_beir_jsonl(path)
     elif path.suffix in TEXT_SUFFIXES:
         yield read_text_file(path)
-    elif not path.exists():
-        raise BadDocumentError(f"{path} does not exist; give a folder, a .txt/.md or a .jsonl file")
     else:
         raise BadDocumentError(
             f"cannot read {path}: give a folder of .txt/.md files, one such file, or a BEIR "

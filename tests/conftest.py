@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index import Engine, EngineConfig, HashEmbedder, SentenceTransformerEmbedder, read_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+BOLTON = "What did Bolton say about the talks?"
+BOLTON_ANSWER = "The sole aim of the secret talks was to discuss Maduro’s exit from power"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings must come from the test, never from the shell that runs it."""
+    for key in list(os.environ):
+        if key.startswith("CITEQA_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def hash_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = Engine.open(EngineConfig(data_dir=tmp_path / "data"), HashEmbedder())
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def model() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory, model: SentenceTransformerEmbedder) -> Path:
+    """A data dir with the seeds indexed by the real model (built once per session)."""
+    data = tmp_path_factory.mktemp("seeded")
+    engine = Engine.open(EngineConfig(data_dir=data), model)
+    engine.ingest(read_path(SEEDS))
+    engine.close()
+    return data
+
+
+@pytest.fixture
+def seeded(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[Engine]:
+    engine = Engine.open(EngineConfig(data_dir=seeded_dir), model)
+    yield engine
+    engine.close()

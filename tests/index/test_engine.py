@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index import (
+    BadDocumentError,
+    BadQueryError,
+    Document,
+    Engine,
+    EngineConfig,
+    Filters,
+    HashEmbedder,
+    ModelMismatchError,
+    NotFoundError,
+    read_path,
+)
+from tests.conftest import SEEDS
+
+DOCS = [
+    Document("a", "Cats purr loudly at night. Cats sleep all day long in the sun."),
+    Document("b", "Dogs bark at the mailman. Dogs fetch sticks in the park."),
+    Document("c", "Parrots talk and mimic people. Parrots eat seeds and fruit."),
+]
+
+
+def open_engine(data: Path, backend: str = "faiss", dim: int = 256) -> Engine:
+    return Engine.open(EngineConfig(data_dir=data, backend=backend), HashEmbedder(dim))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["faiss", "numpy"])
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_search_finds_the_right_document(tmp_path: Path, backend: str, mode: str) -> None:
+    engine = open_engine(tmp_path, backend)
+    engine.ingest(DOCS)
+    result = engine.search("Which animal fetch sticks?", top_k=2, mode=mode)
+    assert result.hits[0].passage.doc_id == "b"
+    assert "fetch sticks" in result.hits[0].highlight.text
+    for hit in result.hits:
+        doc = engine.document(hit.passage.doc_id)
+        assert doc.text[hit.passage.char_start : hit.passage.char_end] == hit.passage.text
+        assert doc.text[hit.highlight.char_start : hit.highlight.char_end] == hit.highlight.text
+
+
+def test_index_survives_reopen_and_answers_the_same(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS)
+    before = [h.passage.passage_id for h in engine.search("parrots eat seeds").hits]
+    engine.close()
+    reopened = open_engine(tmp_path)
+    assert reopened.size == engine.size
+    assert [h.passage.passage_id for h in reopened.search("parrots eat seeds").hits] == before
+
+
+def test_ingest_skips_unchanged_replaces_changed_and_delete_removes(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    first = engine.ingest(DOCS)
+    assert (first.added, first.replaced, first.unchanged) == (3, 0, 0)
+    again = engine.ingest(DOCS)
+    assert (again.added, again.replaced, again.unchanged, again.passages) == (0, 0, 3, 0)
+    changed = engine.ingest([Document("a", "Cats now chase laser pointers around the house.")])
+    assert changed.replaced == 1
+    hits = engine.search("laser pointers", mode="lexical").hits
+    assert hits[0].passage.doc_id == "a"
+    assert not engine.search("purr loudly", mode="lexical").hits
+    engine.delete("b")
+    assert all(h.passage.doc_id != "b" for h in engine.search("dogs bark mailman", top_k=5).hits)
+    with pytest.raises(NotFoundError, match="'b'"):
+        engine.document("b")
+    engine.close()
+    assert open_engine(tmp_path).size == engine.size
+
+
+def test_a_damaged_faiss_file_is_rebuilt_from_sqlite(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS)
+    engine.close()
+    for faiss_file in (tmp_path / "indexes").rglob("dense.faiss"):
+        faiss_file.write_bytes(b"garbage")
+    reopened = open_engine(tmp_path)
+    assert reopened.search("dogs bark", mode="dense").hits[0].passage.doc_id == "b"
+
+
+def test_a_manifest_that_lags_sqlite_triggers_a_rebuild(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS[:1])
+    engine.close()
+    stale = (tmp_path / "manifest.json").read_bytes()
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS[1:])
+    engine.close()
+    (tmp_path / "manifest.json").write_bytes(stale)  # as if we crashed before saving the files
+    reopened = open_engine(tmp_path)
+    assert reopened.search("parrots", mode="lexical").hits[0].passage.doc_id == "c"
+
+
+def test_an_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS)
+    engine.close()
+
+    class OtherModel(HashEmbedder):
+        name = "other-model"
+
+    with pytest.raises(ModelMismatchError, match="built with model 'hash'"):
+        Engine.open(EngineConfig(data_dir=tmp_path), OtherModel())
+
+
+def test_another_dimension_is_refused_and_reindex_repairs(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path, dim=256)
+    engine.ingest(DOCS[:1])
+    engine.close()
+    wider = open_engine(tmp_path, dim=32)
+    with pytest.raises(ModelMismatchError, match="32-dimensional"):
+        wider.ingest(DOCS[1:])
+    assert wider.search("cats", mode="lexical").hits  # nothing half-written
+    wider.reindex()
+    wider.ingest(DOCS[1:])
+    assert wider.search("parrots eat seeds", mode="dense").hits[0].passage.doc_id == "c"
+
+
+def test_filters_and_duplicate_collapse(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    twin = "Maduro is eager to play ball with the White House."
+    engine.ingest([Document("x", twin), Document("y", twin), *DOCS])
+    doc_ids = [h.passage.doc_id for h in engine.search("Maduro play ball", top_k=5).hits]
+    assert doc_ids.count("x") + doc_ids.count("y") == 1
+    only = engine.search("animals", top_k=5, filters=Filters(doc_ids=frozenset({"c"})))
+    assert {h.passage.doc_id for h in only.hits} == {"c"}
+    with pytest.raises(BadQueryError, match="unknown doc_ids"):
+        engine.search("x", filters=Filters(doc_ids=frozenset({"nope"})))
+
+
+@pytest.mark.parametrize(
+    ("question", "kwargs", "message"),
+    [("  ", {}, "empty"), ("cats", {"mode": "fuzzy"}, "unknown mode"), ("cats", {"top_k": 0}, "top_k")],
+)
+def test_bad_queries_say_what_to_change(
+    hash_engine: Engine, question: str, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(BadQueryError, match=message):
+        hash_engine.search(question, **kwargs)  # type: ignore[arg-type]
+
+
+def test_empty_index_answers_nothing_not_an_error(hash_engine: Engine) -> None:
+    result = hash_engine.search("anything at all")
+    assert result.hits == () and result.answerable is False
+
+
+def test_readers(tmp_path: Path) -> None:
+    docs = list(read_path(SEEDS))
+    assert [d.doc_id for d in docs] == sorted(p.stem for p in SEEDS.glob("*.txt"))
+    assert docs[0].text == (SEEDS / f"{docs[0].doc_id}.txt").read_text()
+    beir = tmp_path / "corpus.jsonl"
+    beir.write_text('{"_id": "7", "title": "T", "text": "Body."}\n\n{"_id": 8, "text": "More."}\n')
+    assert [(d.doc_id, d.title) for d in read_path(beir)] == [("7", "T"), ("8", None)]
+    beir.write_text('{"title": "no id"}\n')
+    with pytest.raises(BadDocumentError, match=r"corpus.jsonl:1"):
+        list(read_path(beir))
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(BadDocumentError, match="not UTF-8"):
+        list(read_path(tmp_path / "bin.txt"))
+    with pytest.raises(BadDocumentError, match="does not exist"):
+        list(read_path(tmp_path / "missing.txt"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadDocumentError, match="no .txt or .md"):
+        list(read_path(tmp_path / "empty"))
+
+
+def test_a_damaged_sqlite_file_gives_a_clear_error(tmp_path: Path) -> None:
+    from index import IndexStateError
+
+    tmp_path.joinpath("citeqa.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexStateError, match="ingest again"):
+        open_engine(tmp_path)
