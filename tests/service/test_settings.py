@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from service.settings import Settings
+
+
+def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEQA_DATA_DIR", "/tmp/x")
+    monkeypatch.setenv("CITEQA_PORT", "9001")
+    settings = Settings()
+    assert settings.data_dir == Path("/tmp/x") and settings.port == 9001
+    assert settings.engine_config().data_dir == Path("/tmp/x")
+
+
+def test_a_bad_setting_names_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEQA_PORT", "eighty")
+    with pytest.raises(ValidationError, match="port"):
+        Settings()
+    monkeypatch.setenv("CITEQA_PORT", "8000")
+    monkeypatch.setenv("CITEQA_BACKEND", "annoy")
+    with pytest.raises(ValidationError, match="backend"):
+        Settings()

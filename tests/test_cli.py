@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from tests.conftest import BOLTON, BOLTON_ANSWER, SEEDS
+
+runner = CliRunner()
+
+
+@pytest.mark.model
+def test_ingest_ask_documents_delete(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    docs = tmp_path / "docs"
+    shutil.copytree(SEEDS, docs)
+    first = runner.invoke(app, ["ingest", str(docs), "--data-dir", data])
+    assert first.exit_code == 0, first.output
+    assert "5 added" in first.output
+    again = runner.invoke(app, ["ingest", str(docs), "--data-dir", data])
+    assert "5 unchanged" in again.output
+
+    answer = runner.invoke(app, ["ask", BOLTON, "-k", "3", "--data-dir", data])
+    assert answer.exit_code == 0, answer.output
+    assert BOLTON_ANSWER in answer.output and "[1] " in answer.output
+
+    as_json = runner.invoke(app, ["ask", BOLTON, "--json", "--data-dir", data])
+    assert json.loads(as_json.stdout)["results"][0]["citation"]["label"] == "[1]"
+
+    listed = runner.invoke(app, ["documents", "--data-dir", data])
+    assert len(listed.stdout.strip().splitlines()) == 5
+
+    assert runner.invoke(app, ["delete", "002_97bb957da4f5db3c", "--data-dir", data]).exit_code == 0
+    gone = runner.invoke(app, ["delete", "002_97bb957da4f5db3c", "--data-dir", data])
+    assert gone.exit_code == 1 and "no document" in gone.output
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    monkeypatch.setenv("CITEQA_PORT", "eighty")
+    bad = runner.invoke(app, ["documents", "--data-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "CITEQA_PORT" in bad.output

@@ -1,0 +1,90 @@
+"""A real uvicorn server on a free loopback port, asked through scripts/ask.sh with real curl."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BOLTON, BOLTON_ANSWER, ROOT
+
+ASK = ROOT / "scripts" / "ask.sh"
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "CITEQA_DATA_DIR": str(seeded_dir), "CITEQA_PORT": str(port),
+           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    cli = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
+    log = log_path.open("wb")
+    proc = subprocess.Popen(cli, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.25)
+        else:
+            raise AssertionError("server never became ready")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def ask(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CITEQA_URL": url}
+    return subprocess.run([str(ASK), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_ask_sh_prints_cited_passages(server: str) -> None:
+    done = ask(BOLTON, "3", url=server)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert BOLTON_ANSWER in out
+    assert "[1] " in out and "[3] " in out and "[4] " not in out
+    assert "doc 002_97bb957da4f5db3c" in out and "chars " in out and "»" in out
+
+
+def test_ask_sh_reports_server_errors(server: str) -> None:
+    done = ask(BOLTON, "99", url=server)
+    assert done.returncode == 4
+    assert "HTTP 422" in done.stderr and "top_k" in done.stderr
+
+
+def test_ask_sh_says_when_the_server_is_down() -> None:
+    done = ask(BOLTON, url=f"http://127.0.0.1:{free_port()}")
+    assert done.returncode == 3
+    assert "cannot reach citeqa" in done.stderr
+    assert ask(url="http://127.0.0.1:1").returncode == 2
+
+
+def test_json_over_http_with_a_real_server(server: str) -> None:
+    body = httpx.post(f"{server}/v1/query", json={"question": BOLTON}, timeout=30).json()
+    assert any(BOLTON_ANSWER in r["text"] for r in body["results"][:3])
