@@ -1,10 +1,10 @@
 """citeqa's engine: documents in, cited passages out. No web code lives here.
 
-    >>> from pathlib import Path
-    >>> from index import Engine, EngineConfig, read_path
-    >>> engine = Engine.open(EngineConfig(data_dir=Path("data")))   # doctest: +SKIP
-    >>> engine.ingest(read_path(Path("seeds")))                    # doctest: +SKIP
-    >>> engine.search("What did Bolton say about the talks?").hits[0].highlight.text  # doctest: +SKIP
+>>> from pathlib import Path
+>>> from index import Engine, EngineConfig, read_path
+>>> engine = Engine.open(EngineConfig(data_dir=Path("data")))   # doctest: +SKIP
+>>> engine.ingest(read_path(Path("seeds")))                    # doctest: +SKIP
+>>> engine.search("What did Bolton say about the talks?").hits[0].highlight.text  # doctest: +SKIP
 """
 
 from index.chunking import ChunkSpec

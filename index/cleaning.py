@@ -47,11 +47,15 @@ _CREDIT_RE = re.compile(
     r"|\b(Photo|Image|Picture)( credit)?:\s.*$|/Getty Images\s*$)",
     re.I,
 )
-_BYLINE_RE = re.compile(r"^\s*(by\s+\S+|.*\b(correspondent|reporter|editor|staff writer)\b.*)$", re.I)
+_BYLINE_RE = re.compile(
+    r"^\s*(by\s+\S+|.*\b(correspondent|reporter|editor|staff writer)\b.*)$", re.I
+)
 _PUBLISHER_PATTERNS = [
     re.compile(r"^\s*(?P<name>[A-Z][\w&.' ]{1,60}?)\s+-\s+[A-Z]{2,3}\s*$"),
     re.compile(r"^\s*(?:©|\(c\)|copyright)\s*(?:\d{4}\s+)?(?P<name>[A-Z][\w&.' -]{1,60}?)\.", re.I),
-    re.compile(r"^\s*(?P<name>[A-Z][\w&.' -]{1,60}?)\s+(?:is|are) (?:100% )?reader[- ]supported", re.I),
+    re.compile(
+        r"^\s*(?P<name>[A-Z][\w&.' -]{1,60}?)\s+(?:is|are) (?:100% )?reader[- ]supported", re.I
+    ),
 ]
 _APPEAL_MAX_LINES = 8
 
@@ -131,7 +135,9 @@ def clean(text: str) -> Cleaned:
     _mark_repeats_and_captions(lines, kinds)
     title_index = _mark_masthead(lines, kinds)
     skip = tuple(
-        Boilerplate(Span(line.start, line.end), kinds[i]) for i, line in enumerate(lines) if i in kinds
+        Boilerplate(Span(line.start, line.end), kinds[i])
+        for i, line in enumerate(lines)
+        if i in kinds
     )
     title = lines[title_index].text.strip() if title_index is not None else None
     return Cleaned(skip=skip, title=title, source=_publisher(lines))

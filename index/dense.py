@@ -55,7 +55,9 @@ class FaissVectors(VectorIndex):
     def __init__(self, dimension: int, index: Any = None) -> None:
         faiss = _faiss()
         self.dimension = dimension
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index = (
+            index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        )
 
     @classmethod
     def load(cls, path: Path) -> FaissVectors:

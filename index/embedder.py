@@ -38,7 +38,8 @@ class Embedder:
         raise NotImplementedError
 
     def embed(self, text: str) -> Vectors:
-        return self.embed_batch([text])[0]
+        row: Vectors = self.embed_batch([text])[0]
+        return row
 
     def embed_many(
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
@@ -50,7 +51,7 @@ class Embedder:
                 progress(min(start + batch_size, len(texts)), len(texts))
         if not parts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack(parts)
+        return np.vstack(parts).astype(np.float32, copy=False)
 
 
 def resolve_model_path(name: str) -> str:
@@ -97,8 +98,9 @@ class SentenceTransformerEmbedder(Embedder):
     @property
     def dimension(self) -> int:
         model = self._load()
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         return int(getter())
 
@@ -132,4 +134,5 @@ class HashEmbedder(Embedder):
                 out[row, int.from_bytes(digest, "little") % self._dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return out / norms
+        unit: Vectors = (out / norms).astype(np.float32)
+        return unit

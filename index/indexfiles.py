@@ -212,7 +212,9 @@ class IndexFiles:
         )
 
     def _new_dense(self, dimension: int) -> VectorIndex:
-        return FaissVectors(dimension) if self.config.backend == "faiss" else NumpyVectors(dimension)
+        return (
+            FaissVectors(dimension) if self.config.backend == "faiss" else NumpyVectors(dimension)
+        )
 
     def _save(self, generation: int, dimension: int) -> None:
         name = f"gen-{generation:08d}"

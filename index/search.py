@@ -22,7 +22,7 @@ from index.fusion import collapse, rrf
 from index.highlight import best_sentence
 from index.indexfiles import IndexFiles
 from index.passages import PreparedDocument, content_hash, prepare
-from index.store import StoredPassage, Store
+from index.store import Store, StoredPassage
 
 log = logging.getLogger("citeqa")
 
@@ -80,7 +80,10 @@ class Engine:
 
     @classmethod
     def open(
-        cls, config: EngineConfig, embedder: Embedder | None = None, progress: Progress | None = None
+        cls,
+        config: EngineConfig,
+        embedder: Embedder | None = None,
+        progress: Progress | None = None,
     ) -> Engine:
         """Open the data dir and load (or rebuild from SQLite) the search indexes."""
         engine = cls(config, embedder)
@@ -106,7 +109,9 @@ class Engine:
 
     # -- writing ------------------------------------------------------------------------
 
-    def ingest(self, documents: Iterable[Document], progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, documents: Iterable[Document], progress: Progress | None = None
+    ) -> IngestReport:
         """Add new documents, replace changed ones, skip unchanged ones (by content hash)."""
         todo: list[tuple[PreparedDocument, str, bool]] = []
         unchanged = 0
@@ -183,7 +188,9 @@ class Engine:
         # count once, and the spares fill the gap.
         ranked = self._rank(question, query, mode, filters, top_k * 2)
         hits = _distinct_highlights(self._hits(question, query, ranked), top_k)
-        answerable = bool(hits) and max(h.similarity for h in hits) >= self.config.answerable_threshold
+        answerable = (
+            bool(hits) and max(h.similarity for h in hits) >= self.config.answerable_threshold
+        )
         took = (time.perf_counter() - started) * 1000
         return SearchResult(question, mode, answerable, tuple(hits), took)
 

@@ -29,7 +29,7 @@ def read_path(path: Path) -> Iterator[Document]:
     else:
         raise BadDocumentError(
             f"cannot read {path}: give a folder of .txt/.md files, one such file, or a BEIR "
-            "corpus .jsonl (one {\"_id\", \"title\", \"text\"} object a line)"
+            'corpus .jsonl (one {"_id", "title", "text"} object a line)'
         )
 
 
@@ -51,10 +51,12 @@ def read_beir_jsonl(path: Path) -> Iterator[Document]:
                 doc_id, text = str(row["_id"]), row["text"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise BadDocumentError(
-                    f"{path}:{number}: each line must be a JSON object with \"_id\" and \"text\" "
+                    f'{path}:{number}: each line must be a JSON object with "_id" and "text" '
                     f"({exc})"
                 ) from exc
             if not isinstance(text, str):
-                raise BadDocumentError(f"{path}:{number}: \"text\" must be a string")
+                raise BadDocumentError(f'{path}:{number}: "text" must be a string')
             metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
-            yield Document(doc_id=doc_id, text=text, title=row.get("title") or None, metadata=metadata)
+            yield Document(
+                doc_id=doc_id, text=text, title=row.get("title") or None, metadata=metadata
+            )

@@ -48,7 +48,9 @@ class LexicalIndex:
         if not texts:
             return cls([], None)
         bm25s = _bm25s()
-        tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
+        tokens = bm25s.tokenize(
+            list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False
+        )
         retriever = bm25s.BM25()
         retriever.index(tokens, show_progress=False)
         return cls(ids, retriever)

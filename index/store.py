@@ -55,7 +55,7 @@ def _migration_1(db: sqlite3.Connection) -> None:
             UNIQUE (document_id, seq)
         );
         CREATE INDEX passages_document ON passages(document_id);
-        """
+        """,
     )
 
 
@@ -288,5 +288,8 @@ class Store:
     def set_vectors(db: sqlite3.Connection, ids: Sequence[int], vectors: Vectors) -> None:
         db.executemany(
             "UPDATE passages SET embedding = ? WHERE id = ?",
-            [(np.asarray(v, dtype=np.float32).tobytes(), i) for i, v in zip(ids, vectors, strict=True)],
+            [
+                (np.asarray(v, dtype=np.float32).tobytes(), i)
+                for i, v in zip(ids, vectors, strict=True)
+            ],
         )

@@ -97,7 +97,7 @@ def _validation_message(exc: RequestValidationError | ValidationError) -> str:
         if err.get("type") == "extra_forbidden":
             msg = "unknown field; the body takes question, top_k, mode and filters"
         if err.get("type") == "json_invalid":
-            where, msg = "", "the body is not valid JSON; send an object like {\"question\": \"...\"}"
+            where, msg = "", 'the body is not valid JSON; send an object like {"question": "..."}'
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts) or "invalid request"
 

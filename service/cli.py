@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -47,7 +47,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -85,7 +85,9 @@ def _open(settings: Settings, report: EngineProgress | None = None) -> Engine:
 
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A folder of .txt/.md files, one file, or BEIR .jsonl")],
+    path: Annotated[
+        Path, typer.Argument(help="A folder of .txt/.md files, one file, or BEIR .jsonl")
+    ],
     data_dir: DataDir = None,
     model: Model = None,
 ) -> None:

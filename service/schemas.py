@@ -91,9 +91,15 @@ class ResultOut(BaseModel):
             text=p.text,
             highlight=HighlightOut(text=h.text, char_start=h.char_start, char_end=h.char_end),
             citation=CitationOut(
-                label=f"[{hit.rank}]", doc_id=d.doc_id, title=d.title, source=d.source,
-                url=d.url, published=d.published, passage_id=p.passage_id,
-                char_start=p.char_start, char_end=p.char_end,
+                label=f"[{hit.rank}]",
+                doc_id=d.doc_id,
+                title=d.title,
+                source=d.source,
+                url=d.url,
+                published=d.published,
+                passage_id=p.passage_id,
+                char_start=p.char_start,
+                char_end=p.char_end,
             ),  # fmt: skip
             ranks=RanksOut(dense=hit.dense_rank, lexical=hit.lexical_rank),
             similarity=round(hit.similarity, 4),

@@ -38,7 +38,9 @@ def model() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
-def seeded_dir(tmp_path_factory: pytest.TempPathFactory, model: SentenceTransformerEmbedder) -> Path:
+def seeded_dir(
+    tmp_path_factory: pytest.TempPathFactory, model: SentenceTransformerEmbedder
+) -> Path:
     """A data dir with the seeds indexed by the real model (built once per session)."""
     data = tmp_path_factory.mktemp("seeded")
     engine = Engine.open(EngineConfig(data_dir=data), model)

@@ -26,7 +26,9 @@ def test_passages_and_sentences_slice_the_original_text(text: str, max_chars: in
         assert prepared.passage_text(passage) == text[span.start : span.end]
         for sentence in passage.sentences:
             assert span.start <= sentence.start < sentence.end <= span.end
-            assert text[sentence.start : sentence.end].strip() == text[sentence.start : sentence.end]
+            assert (
+                text[sentence.start : sentence.end].strip() == text[sentence.start : sentence.end]
+            )
 
 
 @settings(max_examples=100, deadline=None)
@@ -50,12 +52,18 @@ def test_no_content_is_lost_between_passages(text: str) -> None:
         # Three short sentences fit in one passage.
         ([Span(0, 10), Span(11, 20), Span(21, 30)], 100, [[(0, 10), (11, 20), (21, 30)]]),
         # Two per passage, the second passage repeats the last sentence of the first.
-        ([Span(0, 10), Span(11, 20), Span(21, 30)], 20, [[(0, 10), (11, 20)], [(11, 20), (21, 30)]]),
+        (
+            [Span(0, 10), Span(11, 20), Span(21, 30)],
+            20,
+            [[(0, 10), (11, 20)], [(11, 20), (21, 30)]],
+        ),
         # A sentence alone per passage: no overlap is possible, but nothing is lost.
         ([Span(0, 30), Span(31, 60)], 30, [[(0, 30)], [(31, 60)]]),
     ],
 )
-def test_pack_table(sentences: list[Span], max_chars: int, expected: list[list[tuple[int, int]]]) -> None:
+def test_pack_table(
+    sentences: list[Span], max_chars: int, expected: list[list[tuple[int, int]]]
+) -> None:
     chunks = pack(sentences, ChunkSpec(max_chars=max_chars))
     assert [[(s.start, s.end) for s in c.sentences] for c in chunks] == expected
 

@@ -82,4 +82,6 @@ def test_cleaning_keeps_the_text_and_marks_whole_lines() -> None:
 
 def test_the_answer_sentence_survives_cleaning() -> None:
     prepared = prepare(read_text_file(SEEDS / "002_97bb957da4f5db3c.txt"), ChunkSpec())
-    assert any("sole aim of the secret talks" in prepared.passage_text(p) for p in prepared.passages)
+    assert any(
+        "sole aim of the secret talks" in prepared.passage_text(p) for p in prepared.passages
+    )

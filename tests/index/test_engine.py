@@ -134,7 +134,11 @@ def test_filters_and_duplicate_collapse(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("question", "kwargs", "message"),
-    [("  ", {}, "empty"), ("cats", {"mode": "fuzzy"}, "unknown mode"), ("cats", {"top_k": 0}, "top_k")],
+    [
+        ("  ", {}, "empty"),
+        ("cats", {"mode": "fuzzy"}, "unknown mode"),
+        ("cats", {"top_k": 0}, "top_k"),
+    ],
 )
 def test_bad_queries_say_what_to_change(
     hash_engine: Engine, question: str, kwargs: dict[str, object], message: str

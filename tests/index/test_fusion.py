@@ -30,7 +30,9 @@ def test_rrf_rejects_negative_k() -> None:
 
 def test_near_duplicates_collapse_but_neighbours_do_not() -> None:
     same = "While much of the world struggles, Maduro is eager to play ball."
-    assert is_near_duplicate(same, "  while much of the world struggles — Maduro is eager to play ball")
+    assert is_near_duplicate(
+        same, "  while much of the world struggles — Maduro is eager to play ball"
+    )
     assert not is_near_duplicate(same, "Maduro is eager. Something else entirely happens here.")
     kept = collapse([same, same.upper(), "other text"], lambda t: t, limit=5)
     assert kept == [same, "other text"]

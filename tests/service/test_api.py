@@ -77,7 +77,9 @@ def test_documents_list(client: TestClient) -> None:
         ([], 422, "object"),
     ],
 )
-def test_bad_input_gets_a_clear_4xx(client: TestClient, body: object, status: int, says: str) -> None:
+def test_bad_input_gets_a_clear_4xx(
+    client: TestClient, body: object, status: int, says: str
+) -> None:
     response = client.post("/v1/query", json=body)
     assert response.status_code == status
     assert says in response.json()["error"]["message"]
@@ -86,7 +88,9 @@ def test_bad_input_gets_a_clear_4xx(client: TestClient, body: object, status: in
 def test_other_errors_are_clear(client: TestClient) -> None:
     assert client.get("/v1/documents/nope").status_code == 404
     assert "lists the ids" in client.get("/v1/documents/nope").json()["error"]["message"]
-    bad_json = client.post("/v1/query", content=b"{not json", headers={"content-type": "application/json"})
+    bad_json = client.post(
+        "/v1/query", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert bad_json.status_code == 422 and "not valid JSON" in bad_json.json()["error"]["message"]
     assert client.get("/v1/query").status_code == 422
     assert client.get("/v1/query", params={"q": "x", "top_k": "many"}).status_code == 422
@@ -106,7 +110,9 @@ def test_api_key_is_required_when_set(seeded_dir: Path, model: SentenceTransform
         _ready(client)
         denied = client.get("/v1/query", params={"q": BOLTON})
         assert denied.status_code == 401 and "Bearer" in denied.json()["error"]["message"]
-        ok = client.get("/v1/query", params={"q": BOLTON}, headers={"authorization": "Bearer s3cret"})
+        ok = client.get(
+            "/v1/query", params={"q": BOLTON}, headers={"authorization": "Bearer s3cret"}
+        )
         assert ok.status_code == 200
 
 
