@@ -184,10 +184,16 @@ class Engine:
                     "GET /v1/documents lists the ids"
                 )
         query = self.embedder.embed(question)
-        # Twice as many as asked: overlapping passages that share their best sentence
-        # count once, and the spares fill the gap.
+        # Overlapping passages that share their best sentence count once; spares from
+        # the ranked list fill the gap, highlighted a batch at a time (embedding
+        # sentences is the costly step).
         ranked = self._rank(question, query, mode, filters, top_k * 2)
-        hits = _distinct_highlights(self._hits(question, query, ranked), top_k)
+        hits: list[Hit] = []
+        start = 0
+        while len(hits) < top_k and start < len(ranked):
+            batch = ranked[start : start + top_k - len(hits)]
+            hits = _distinct_highlights([*hits, *self._hits(question, query, batch)], top_k)
+            start += len(batch)
         answerable = (
             bool(hits) and max(h.similarity for h in hits) >= self.config.answerable_threshold
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index import BUNDLED_MODEL, ChunkSpec, EngineConfig
@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         0.4, ge=-1.0, le=1.0, description="Best-sentence cosine below which answerable=false."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # docker compose passes CITEQA_API_KEY= when it is not set on the host.
+        return None if value == "" else value
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(

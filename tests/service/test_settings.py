@@ -24,3 +24,8 @@ def test_a_bad_setting_names_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITEQA_BACKEND", "annoy")
     with pytest.raises(ValidationError, match="backend"):
         Settings()
+
+
+def test_a_blank_api_key_means_no_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEQA_API_KEY", "")
+    assert Settings().api_key is None
