@@ -22,6 +22,7 @@ from index import (
     IndexStateError,
     NotFoundError,
 )
+from service.render import wants_text
 from service.routes import router
 from service.settings import Settings
 
@@ -76,14 +77,16 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     return app
 
 
-def _wants_text(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "text/plain" in accept and "application/json" not in accept
+_ENGINE_ERRORS: dict[type[CiteqaError], tuple[int, str]] = {
+    NotFoundError: (404, "not_found"),
+    BadQueryError: (422, "invalid_request"),
+    IndexStateError: (503, "index_unavailable"),
+}
 
 
 def error_response(request: Request, status: int, code: str, message: str) -> Response:
     headers = {"Retry-After": "5"} if status == 503 else None
-    if _wants_text(request):
+    if wants_text(request.headers.get("accept", "")):
         return PlainTextResponse(f"error: {message}\n", status_code=status, headers=headers)
     body = {"error": {"code": code, "message": message}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -120,17 +123,12 @@ def _add_error_handlers(app: FastAPI) -> None:
             message = f"no route {request.url.path}; see /docs for the API"
         return error_response(request, exc.status_code, code.get(exc.status_code, "error"), message)
 
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> Response:
-        return error_response(request, 404, "not_found", str(exc))
-
-    @app.exception_handler(BadQueryError)
-    async def _bad_query(request: Request, exc: BadQueryError) -> Response:
-        return error_response(request, 422, "invalid_request", str(exc))
-
-    @app.exception_handler(IndexStateError)
-    async def _index_state(request: Request, exc: IndexStateError) -> Response:
-        return error_response(request, 503, "index_unavailable", str(exc))
+    @app.exception_handler(CiteqaError)
+    async def _engine_error(request: Request, exc: CiteqaError) -> Response:
+        for kind, (status, code) in _ENGINE_ERRORS.items():
+            if isinstance(exc, kind):
+                return error_response(request, status, code, str(exc))
+        raise exc  # not one we map: the catch-all below logs it
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -7,6 +7,11 @@ import textwrap
 from service.schemas import QueryResponse
 
 
+def wants_text(accept: str) -> bool:
+    """The client asked for plain text (ask.sh does) rather than JSON."""
+    return "text/plain" in accept and "application/json" not in accept
+
+
 def render_text(response: QueryResponse, width: int = 100) -> str:
     """One block per result: label, title and source, highlighted sentence, span, passage."""
     lines = [f"Q: {response.question}  ({response.mode}, {response.took_ms:.0f} ms)"]

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from index import IndexStateError
 from service.deps import EngineDep, get_engine, require_api_key
-from service.render import render_text
+from service.render import render_text, wants_text
 from service.schemas import (
     MAX_TOP_K,
     DocumentList,
@@ -32,8 +32,7 @@ def _answer(request: Request, engine: EngineDep, body: QueryRequest) -> Response
     filters = body.filters.to_engine() if body.filters else None
     result = engine.search(body.question, body.top_k, body.mode, filters)
     response = QueryResponse.from_result(result)
-    accept = request.headers.get("accept", "")
-    if "text/plain" in accept and "application/json" not in accept:
+    if wants_text(request.headers.get("accept", "")):
         return PlainTextResponse(render_text(response))
     return response
 
