@@ -18,6 +18,8 @@ MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
 class EngineConfig:
     """Where the index lives and how it is built and searched.
 
+    ``title_in_index`` puts each document's title in front of its passages for embedding
+    and BM25 (not in what is returned or cited).
     ``answerable_threshold`` is the cosine similarity, between the question and the best
     sentence of the results, below which an answer is flagged as not in the corpus.
     """
@@ -27,6 +29,7 @@ class EngineConfig:
     device: str = "cpu"
     chunk: ChunkSpec = field(default_factory=ChunkSpec)
     backend: Literal["faiss", "numpy"] = "faiss"
+    title_in_index: bool = False
     rrf_k: int = RRF_K
     candidates: int = 50
     answerable_threshold: float = 0.4

@@ -22,14 +22,18 @@ from index.dense import FaissVectors, NumpyVectors, VectorIndex, load_numpy_vect
 from index.embedder import Embedder, Vectors
 from index.errors import IndexStateError, ModelMismatchError
 from index.manifest import SCHEMA_VERSION, Manifest, read_manifest, write_manifest
+from index.passages import indexed_text
 from index.sparse import LexicalIndex
-from index.store import Store
+from index.store import Store, StoredPassage
 
 if TYPE_CHECKING:
     from index.passages import PreparedDocument
 
 log = logging.getLogger("citeqa")
 Progress = Callable[[str, int, int], None]
+
+TITLE_META = "title_in_index"
+"""SQLite meta key: whether stored vectors were embedded with the title in front."""
 
 
 def _versions() -> dict[str, str]:
@@ -56,6 +60,9 @@ class IndexFiles:
     @property
     def size(self) -> int:
         return len(self.lexical)
+
+    def text_of(self, stored: StoredPassage) -> str:
+        return indexed_text(stored.passage.text, stored.title, self.config.title_in_index)
 
     # -- loading --------------------------------------------------------------------------
 
@@ -119,7 +126,7 @@ class IndexFiles:
         if missing:
             log.warning("embedding %d passages that have no stored vector", len(missing))
             fresh = embedder.embed_many(
-                [p.passage.text for p in missing],
+                [self.text_of(p) for p in missing],
                 self.config.batch_size,
                 (lambda d, t: progress("embedding", d, t)) if progress else None,
             )
@@ -130,7 +137,7 @@ class IndexFiles:
         self.dense = self._new_dense(dimension)
         self.dense.add(ids, vectors)
         self.lexical = LexicalIndex.build(
-            [p.row_id for p in passages], [p.passage.text for p in passages]
+            [p.row_id for p in passages], [self.text_of(p) for p in passages]
         )
         self._save(self.store.generation(), dimension)
 
@@ -159,6 +166,7 @@ class IndexFiles:
                 )
                 start += count
             Store.set_meta(db, "model", embedder.name)
+            Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
             if dimension:
                 Store.set_meta(db, "dimension", str(dimension))
             generation = Store.bump_generation(db)
@@ -189,6 +197,7 @@ class IndexFiles:
         with self.store.transaction() as db:
             Store.set_vectors(db, ids, vectors)
             Store.set_meta(db, "model", embedder.name)
+            Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
             Store.set_meta(db, "dimension", str(dimension))
             Store.bump_generation(db)
         self.rebuild(embedder)
@@ -208,7 +217,7 @@ class IndexFiles:
     def _rebuild_lexical(self) -> None:
         passages = list(self.store.all_passages())
         self.lexical = LexicalIndex.build(
-            [p.row_id for p in passages], [p.passage.text for p in passages]
+            [p.row_id for p in passages], [self.text_of(p) for p in passages]
         )
 
     def _new_dense(self, dimension: int) -> VectorIndex:

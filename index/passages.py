@@ -24,6 +24,12 @@ class PreparedDocument:
         return self.document.text[passage.span.start : passage.span.end]
 
 
+def indexed_text(text: str, title: str | None, with_title: bool) -> str:
+    """What the embedder and BM25 see for a passage: optionally its document's title
+    first, so a passage that never names its subject can still match it."""
+    return f"{title} {text}" if with_title and title else text
+
+
 def prepare(doc: Document, spec: ChunkSpec) -> PreparedDocument:
     """Passages cover only content; a title or source given by the caller wins over
     what cleaning detects."""

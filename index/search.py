@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.config import MODES, EngineConfig
-from index.documents import Document, DocumentInfo, Hit, SearchResult
+from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
 from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf
 from index.highlight import best_sentence
-from index.indexfiles import IndexFiles
-from index.passages import PreparedDocument, content_hash, prepare
+from index.indexfiles import TITLE_META, IndexFiles
+from index.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.store import Store, StoredPassage
 
 log = logging.getLogger("citeqa")
@@ -106,6 +106,13 @@ class Engine:
                 f"the configured model is {self.embedder.name!r}. Set CITEQA_MODEL={built_with} "
                 "(or --model), or re-embed with `citeqa reindex`, or use another data dir."
             )
+        built_title = self.store.get_meta(TITLE_META)
+        if built_title is not None and built_title != str(self.config.title_in_index):
+            raise ModelMismatchError(
+                f"the index in {self.config.data_dir} was built with title_in_index="
+                f"{built_title}, but the setting is {self.config.title_in_index}. Change it "
+                "back, or re-embed with `citeqa reindex`, or use another data dir."
+            )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -126,7 +133,12 @@ class Engine:
                 progress("reading", len(todo) + unchanged, 0)
         if progress:
             progress("reading", len(todo) + unchanged, len(todo) + unchanged)
-        texts = [p.passage_text(x) for p, _, _ in todo for x in p.passages]
+        with_title = self.config.title_in_index
+        texts = [
+            indexed_text(p.passage_text(x), p.document.title, with_title)
+            for p, _, _ in todo
+            for x in p.passages
+        ]
         vectors = self._embed(texts, progress)
         with self._lock:
             self.files.write(todo, vectors, self.embedder, progress)
@@ -142,7 +154,7 @@ class Engine:
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every passage with the configured model (after a model change)."""
         passages = list(self.store.all_passages())
-        vectors = self._embed([p.passage.text for p in passages], progress)
+        vectors = self._embed([self.files.text_of(p) for p in passages], progress)
         with self._lock:
             self.files.replace_vectors([p.row_id for p in passages], vectors, self.embedder)
         return len(passages)
@@ -164,11 +176,8 @@ class Engine:
     def documents(self) -> list[DocumentInfo]:
         return self.store.documents()
 
-    def search(
-        self, question: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
-    ) -> SearchResult:
-        """The ``top_k`` best passages for ``question``, each with its best sentence."""
-        started = time.perf_counter()
+    @staticmethod
+    def _check_query(question: str, mode: str, top_k: int) -> str:
         question = question.strip()
         if not question:
             raise BadQueryError("the question is empty; ask something, e.g. 'what did Bolton say?'")
@@ -176,6 +185,14 @@ class Engine:
             raise BadQueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         if top_k < 1:
             raise BadQueryError(f"top_k must be 1 or more, got {top_k}")
+        return question
+
+    def search(
+        self, question: str, top_k: int = 5, mode: str = "hybrid", filters: Filters | None = None
+    ) -> SearchResult:
+        """The ``top_k`` best passages for ``question``, each with its best sentence."""
+        started = time.perf_counter()
+        question = self._check_query(question, mode, top_k)
         if filters and filters.doc_ids:
             unknown = sorted(filters.doc_ids - set(self.store.infos(filters.doc_ids)))
             if unknown:
@@ -200,12 +217,10 @@ class Engine:
         took = (time.perf_counter() - started) * 1000
         return SearchResult(question, mode, answerable, tuple(hits), took)
 
-    def _rank(
-        self, question: str, query: Vectors, mode: str, filters: Filters | None, top_k: int
-    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
-        depth = max(self.config.candidates, top_k * 4)
-        if filters and (filters.doc_ids or filters.sources):
-            depth = max(depth, self.files.size)
+    def _fuse(
+        self, question: str, query: Vectors, mode: str, depth: int
+    ) -> list[tuple[int, float, int | None, int | None]]:
+        """(passage row id, score, dense rank, lexical rank), best first."""
         with self._lock:
             dense = self.files.dense.search(query, depth) if mode != "lexical" else []
             lexical = self.files.lexical.search(question, depth) if mode != "dense" else []
@@ -215,15 +230,34 @@ class Engine:
             order = rrf([[p for p, _ in dense], [p for p, _ in lexical]], k=self.config.rrf_k)
         else:
             order = dense or lexical
-        stored = self.store.passages([pid for pid, _ in order])
+        return [(pid, score, dense_rank.get(pid), lexical_rank.get(pid)) for pid, score in order]
+
+    def _rank(
+        self, question: str, query: Vectors, mode: str, filters: Filters | None, top_k: int
+    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
+        depth = max(self.config.candidates, top_k * 4)
+        if filters and (filters.doc_ids or filters.sources):
+            depth = max(depth, self.files.size)
+        order = self._fuse(question, query, mode, depth)
+        stored = self.store.passages([pid for pid, *_ in order])
         infos = self.store.infos({s.passage.doc_id for s in stored.values()}) if filters else {}
         rows = [
-            (stored[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
-            for pid, score in order
+            (stored[pid], score, d_rank, l_rank)
+            for pid, score, d_rank, l_rank in order
             if pid in stored
             and (filters is None or filters.allows(stored[pid], infos[stored[pid].passage.doc_id]))
         ]
         return collapse(rows, lambda row: row[0].passage.text, top_k)
+
+    def retrieve(
+        self, question: str, depth: int, mode: str = "hybrid"
+    ) -> list[tuple[Passage, float]]:
+        """Up to ``depth`` ranked passages with their fused scores, without highlights or
+        duplicate collapsing: the first stage of ``search``, for benchmarks."""
+        question = self._check_query(question, mode, depth)
+        order = self._fuse(question, self.embedder.embed(question), mode, depth)[:depth]
+        stored = self.store.passages([pid for pid, *_ in order])
+        return [(stored[pid].passage, score) for pid, score, *_ in order if pid in stored]
 
     def _hits(
         self,

@@ -78,6 +78,7 @@ class StoredPassage:
 
     row_id: int
     passage: Passage
+    title: str | None = None
 
 
 class Store:
@@ -239,21 +240,21 @@ class Store:
     # -- passages -----------------------------------------------------------------------
 
     _PASSAGE_SQL = (
-        "SELECT p.id, d.doc_id, p.seq, p.char_start, p.char_end, p.sentences, d.text "
+        "SELECT p.id, d.doc_id, p.seq, p.char_start, p.char_end, p.sentences, d.text, d.title "
         "FROM passages p "
         "JOIN documents d ON d.id = p.document_id"
     )
 
     @staticmethod
     def _passage(row: Sequence[object]) -> StoredPassage:
-        row_id, doc_id, seq, start, end, sentences, text = row
+        row_id, doc_id, seq, start, end, sentences, text, title = row
         spans = tuple(Span(int(s), int(e)) for s, e in json.loads(str(sentences)))
         first, last = int(str(start)), int(str(end))
         # Sliced here, in Python, so the text always matches the offsets we report.
         passage = Passage(
             f"{doc_id}#{seq}", str(doc_id), int(str(seq)), first, last, str(text)[first:last], spans
         )
-        return StoredPassage(int(str(row_id)), passage)
+        return StoredPassage(int(str(row_id)), passage, None if title is None else str(title))
 
     def passages(self, row_ids: Sequence[int]) -> dict[int, StoredPassage]:
         if not row_ids:

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from index import CiteqaError, Engine, NotFoundError, read_path
+from index import MODES, CiteqaError, Engine, NotFoundError, read_path
 from index import Progress as EngineProgress
 from service.render import render_text
 from service.schemas import QueryResponse
@@ -170,6 +170,77 @@ def reindex(data_dir: DataDir = None, model: Model = None) -> None:
     except CiteqaError as exc:
         _fail(str(exc))
     err.print(f"re-embedded {count} passages with {settings.model}")
+
+
+@app.command("eval")
+def eval_command(
+    questions: Annotated[
+        Path, typer.Option("--questions", help="Question file (JSON lines) to score")
+    ] = Path("eval/questions.jsonl"),
+    docs: Annotated[
+        Path, typer.Option("--docs", help="Documents the questions are about (in-process runs)")
+    ] = Path("seeds"),
+    url: Annotated[
+        str | None, typer.Option("--url", help="Score a running server through its public API")
+    ] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="Bearer key for --url")] = None,
+    beir: Annotated[
+        Path | None, typer.Option("--beir", help="Run a BEIR benchmark folder instead")
+    ] = None,
+    split: Annotated[Literal["test", "train"], typer.Option("--split")] = "test",
+    modes: Annotated[
+        list[str] | None, typer.Option("--mode", help="Mode(s) to score [all three]")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Report name [seed, <beir>-<split>]")
+    ] = None,
+    reports: Annotated[Path, typer.Option("--reports", help="Report folder")] = Path(
+        "eval/reports"
+    ),
+    chunk_chars: Annotated[
+        int | None,
+        typer.Option("--chunk-chars", min=100, help="Largest passage [CITEQA_CHUNK_CHARS]"),
+    ] = None,
+    whole_docs: Annotated[
+        bool, typer.Option("--whole-docs", help="One passage per document (as published BEIR runs)")
+    ] = False,
+    title: Annotated[
+        bool | None,
+        typer.Option(
+            "--title/--no-title", help="Title in front of passages [CITEQA_TITLE_IN_INDEX]"
+        ),
+    ] = None,
+    passages: Annotated[
+        int, typer.Option("--passages", min=10, help="BEIR: passages retrieved per query")
+    ] = 1000,
+    cache: Annotated[
+        Path, typer.Option("--cache", help="Where eval indexes are kept between runs")
+    ] = Path("data/eval"),
+    model: Model = None,
+) -> None:
+    """Score answer quality: the seed questions (in-process or --url), or a BEIR benchmark."""
+    from eval.runner import EvalOptions, run_beir, run_seed
+
+    settings = _settings(model=model, chunk_chars=chunk_chars, title_in_index=title)
+    chosen = modes or list(MODES)
+    if bad := [m for m in chosen if m not in MODES]:
+        _fail(f"unknown mode {bad[0]!r}; use one of {', '.join(MODES)}", 2)
+    options = EvalOptions(
+        config=settings.engine_config(), whole_docs=whole_docs, modes=tuple(chosen),
+        cache=cache, reports=reports, passages=passages,
+    )  # fmt: skip
+    try:
+        with _progress() as bar:
+            if beir is not None:
+                table, written = run_beir(beir, split, options, name, _reporter(bar))
+            else:
+                table, written = run_seed(questions, docs, url, api_key, options, name,
+                                          _reporter(bar))  # fmt: skip
+    except (CiteqaError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    Console().print(table)
+    for path in written:
+        err.print(f"wrote {path}")
 
 
 @app.command()

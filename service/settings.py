@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     answerable_threshold: float = Field(
         0.4, ge=-1.0, le=1.0, description="Best-sentence cosine below which answerable=false."
     )
+    title_in_index: bool = Field(
+        False, description="Embed and BM25-index each passage with its document title in front."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("api_key", mode="before")
@@ -44,4 +47,5 @@ class Settings(BaseSettings):
             backend=self.backend,
             chunk=ChunkSpec(max_chars=self.chunk_chars),
             answerable_threshold=self.answerable_threshold,
+            title_in_index=self.title_in_index,
         )
