@@ -30,7 +30,10 @@ class EngineConfig:
     chunk: ChunkSpec = field(default_factory=ChunkSpec)
     backend: Literal["faiss", "numpy"] = "faiss"
     title_in_index: bool = False
+    fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = RRF_K
+    dense_weight: float = 0.5
+    """For ``fusion="weighted"``: the dense share; BM25 gets the rest."""
     candidates: int = 50
     answerable_threshold: float = 0.4
     batch_size: int = 64

@@ -30,6 +30,33 @@ def rrf(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> list[tuple[K, float]
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+def weighted(
+    scored: Sequence[Sequence[tuple[K, float]]], weights: Sequence[float]
+) -> list[tuple[K, float]]:
+    """Convex fusion of min-max normalized scores: each list's best candidate gets its
+    weight, its worst candidate 0, and an id missing from a list gets 0 from it.
+
+    Unlike RRF it keeps how far apart scores are, so a clear winner in one list is not
+    flattened to the same 1/(k+1) as a near tie.
+
+    >>> weighted([[("a", 0.9), ("b", 0.7), ("c", 0.1)], [("b", 7.0), ("c", 1.0)]], [0.5, 0.5])[0]
+    ('b', 0.875)
+    """
+    if len(scored) != len(weights):
+        raise ValueError("need one weight per list")
+    fused: dict[K, float] = {}
+    for items, weight in zip(scored, weights, strict=True):
+        if not items:
+            continue
+        values = [score for _, score in items]
+        low, high = min(values), max(values)
+        spread = high - low
+        for key, score in items:
+            share = (score - low) / spread if spread > 0 else 1.0
+            fused[key] = fused.get(key, 0.0) + weight * share
+    return sorted(fused.items(), key=lambda item: -item[1])
+
+
 _WORD_RE = re.compile(r"\w+")
 
 

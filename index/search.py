@@ -18,7 +18,7 @@ from index.config import MODES, EngineConfig
 from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
 from index.errors import BadQueryError, ModelMismatchError
-from index.fusion import collapse, rrf
+from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence
 from index.indexfiles import TITLE_META, IndexFiles
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
@@ -226,7 +226,10 @@ class Engine:
             lexical = self.files.lexical.search(question, depth) if mode != "dense" else []
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
-        if mode == "hybrid":
+        if mode == "hybrid" and self.config.fusion == "weighted":
+            share = self.config.dense_weight
+            order = weighted([dense, lexical], [share, 1.0 - share])
+        elif mode == "hybrid":
             order = rrf([[p for p, _ in dense], [p for p, _ in lexical]], k=self.config.rrf_k)
         else:
             order = dense or lexical

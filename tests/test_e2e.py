@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -13,8 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from eval.questions import load_questions
+from eval.searchers import EngineSearcher
+from eval.seed import run_seed_eval
+from index import Engine
+from service.cli import app
 from tests.conftest import BOLTON, BOLTON_ANSWER, ROOT
+
+QUESTIONS = ROOT / "eval" / "questions.jsonl"
 
 ASK = ROOT / "scripts" / "ask.sh"
 pytestmark = [
@@ -88,3 +97,30 @@ def test_ask_sh_says_when_the_server_is_down() -> None:
 def test_json_over_http_with_a_real_server(server: str) -> None:
     body = httpx.post(f"{server}/v1/query", json={"question": BOLTON}, timeout=30).json()
     assert any(BOLTON_ANSWER in r["text"] for r in body["results"][:3])
+
+
+def test_eval_over_http_scores_exactly_as_in_process(
+    server: str, seeded: Engine, tmp_path: Path
+) -> None:
+    picked = [q for q in load_questions(QUESTIONS) if q.kind in ("who-said", "unanswerable")][:12]
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("\n".join(q.model_dump_json() for q in picked))
+    reports = tmp_path / "reports"
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--url", server, "--questions", str(subset), "--mode", "hybrid",
+         "--name", "deployed", "--reports", str(reports)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "hybrid" in result.stdout and "hit@1" in result.stdout
+    deployed = json.loads((reports / "deployed.json").read_text())["by_mode"]["hybrid"]
+    local = run_seed_eval(picked, EngineSearcher(seeded), ["hybrid"]).by_mode["hybrid"]
+    assert deployed == pytest.approx(vars(local))
+    assert (reports / "deployed.png").read_bytes().startswith(b"\x89PNG")
+    assert "| hybrid | 12 |" in (reports / "deployed.md").read_text()
+
+
+def test_eval_says_when_the_server_is_down(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["eval", "--url", "http://127.0.0.1:1", "--reports",
+                                      str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 1 and "cannot reach http://127.0.0.1:1" in result.output

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from index.documents import Span
-from index.fusion import collapse, is_near_duplicate, rrf
+from index.fusion import collapse, is_near_duplicate, rrf, weighted
 from index.highlight import best_sentence, word_overlap
 
 
@@ -58,3 +58,17 @@ def test_word_overlap_breaks_ties_toward_the_literal_answer() -> None:
 def test_highlight_needs_one_score_per_sentence() -> None:
     with pytest.raises(ValueError):
         best_sentence("abc", "q", [Span(0, 3)], [])
+
+
+def test_weighted_fusion_keeps_score_gaps_and_respects_weights() -> None:
+    dense = [("a", 0.9), ("b", 0.7), ("c", 0.1)]
+    lexical = [("b", 7.0), ("c", 1.0)]
+    fused = dict(weighted([dense, lexical], [0.5, 0.5]))
+    assert fused == {"a": 0.5, "b": 0.875, "c": 0.0}
+    assert weighted([dense, lexical], [1.0, 0.0])[0][0] == "a"
+    assert dict(weighted([[("x", 2.0)], []], [0.3, 0.7])) == {"x": 0.3}
+
+
+def test_weighted_fusion_needs_one_weight_per_list() -> None:
+    with pytest.raises(ValueError, match="one weight per list"):
+        weighted([[("a", 1.0)]], [0.5, 0.5])
