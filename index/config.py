@@ -34,6 +34,8 @@ class EngineConfig:
     rrf_k: int = RRF_K
     dense_weight: float = 0.5
     """For ``fusion="weighted"``: the dense share; BM25 gets the rest."""
+    sentence_weight: float = 0.0
+    """Hybrid only: weight of a third list, candidates ranked by their best sentence."""
     candidates: int = 50
     answerable_threshold: float = 0.4
     batch_size: int = 64

@@ -13,8 +13,10 @@ RRF_K = 60
 """The usual constant of reciprocal rank fusion (Cormack et al. 2009)."""
 
 
-def rrf(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> list[tuple[K, float]]:
-    """Reciprocal rank fusion: each list adds ``1 / (k + rank)`` (rank from 1) to an id.
+def rrf(
+    rankings: Sequence[Sequence[K]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[tuple[K, float]]:
+    """Reciprocal rank fusion: each list adds ``weight / (k + rank)`` (rank from 1) to an id.
 
     Ties keep the order in which ids were first seen, so results are deterministic.
 
@@ -23,10 +25,12 @@ def rrf(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> list[tuple[K, float]
     """
     if k < 0:
         raise ValueError(f"rrf k must be 0 or more, got {k}")
+    if weights is not None and len(weights) != len(rankings):
+        raise ValueError("need one weight per ranking")
     scores: dict[K, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, key in enumerate(ranking, start=1):
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda item: -item[1])
 
 

@@ -147,6 +147,7 @@ class IndexFiles:
         self,
         todo: Sequence[tuple[PreparedDocument, str, bool]],
         vectors: Vectors,
+        sentence_vectors: Sequence[Vectors],
         embedder: Embedder,
         progress: Progress | None = None,
     ) -> None:
@@ -162,8 +163,9 @@ class IndexFiles:
                 count = len(prepared.passages)
                 removed += Store.passage_ids_of(db, prepared.document.doc_id)
                 added += Store.put_document(
-                    db, prepared.document, digest, prepared.passages, vectors[start : start + count]
-                )
+                    db, prepared.document, digest, prepared.passages,
+                    vectors[start : start + count], sentence_vectors[start : start + count],
+                )  # fmt: skip
                 start += count
             Store.set_meta(db, "model", embedder.name)
             Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
@@ -191,11 +193,18 @@ class IndexFiles:
         self._rebuild_lexical()
         self._save(generation, self.dense.dimension)
 
-    def replace_vectors(self, ids: Sequence[int], vectors: Vectors, embedder: Embedder) -> None:
+    def replace_vectors(
+        self,
+        ids: Sequence[int],
+        vectors: Vectors,
+        sentence_vectors: Sequence[Vectors],
+        embedder: Embedder,
+    ) -> None:
         """Swap every stored vector for one from ``embedder`` (a model change)."""
         dimension = int(vectors.shape[1]) if len(vectors) else embedder.dimension
         with self.store.transaction() as db:
             Store.set_vectors(db, ids, vectors)
+            Store.set_sentence_vectors(db, ids, sentence_vectors)
             Store.set_meta(db, "model", embedder.name)
             Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
             Store.set_meta(db, "dimension", str(dimension))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.config import MODES, EngineConfig
-from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult
+from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, Span
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
 from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
@@ -62,6 +62,13 @@ def _distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
     return kept
 
 
+def _relative(passage: Passage) -> list[Span]:
+    """The passage's sentence spans as offsets into the passage text."""
+    return [
+        Span(s.start - passage.char_start, s.end - passage.char_start) for s in passage.sentences
+    ]
+
+
 class Engine:
     """Index documents and answer questions with cited passages."""
 
@@ -88,6 +95,7 @@ class Engine:
         """Open the data dir and load (or rebuild from SQLite) the search indexes."""
         engine = cls(config, embedder)
         engine.files.load(engine.embedder, progress)
+        engine._backfill_sentences(progress)
         return engine
 
     def close(self) -> None:
@@ -140,8 +148,13 @@ class Engine:
             for x in p.passages
         ]
         vectors = self._embed(texts, progress)
+        sentences = self._embed_sentences(
+            [(p.document.doc_id, p.document.text, x.sentences) for p, _, _ in todo
+             for x in p.passages],
+            progress,
+        )  # fmt: skip
         with self._lock:
-            self.files.write(todo, vectors, self.embedder, progress)
+            self.files.write(todo, vectors, sentences, self.embedder, progress)
         replaced = sum(1 for _, _, was in todo if was)
         return IngestReport(len(todo) - replaced, replaced, unchanged, len(texts))
 
@@ -155,9 +168,47 @@ class Engine:
         """Re-embed every passage with the configured model (after a model change)."""
         passages = list(self.store.all_passages())
         vectors = self._embed([self.files.text_of(p) for p in passages], progress)
+        sentences = self._embed_sentences(
+            [(p.passage.passage_id, p.passage.text, _relative(p.passage)) for p in passages],
+            progress,
+        )
         with self._lock:
-            self.files.replace_vectors([p.row_id for p in passages], vectors, self.embedder)
+            self.files.replace_vectors(
+                [p.row_id for p in passages], vectors, sentences, self.embedder
+            )
         return len(passages)
+
+    def _backfill_sentences(self, progress: Progress | None) -> None:
+        """Indexes from before sentence vectors were stored get them once, on open."""
+        missing = self.store.passages_without_sentence_vectors()
+        if not missing:
+            return
+        log.warning("embedding the sentences of %d passages (stored once)", len(missing))
+        vectors = self._embed_sentences(
+            [(p.passage.passage_id, p.passage.text, _relative(p.passage)) for p in missing],
+            progress,
+        )
+        with self._lock, self.store.transaction() as db:
+            Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
+
+    def _embed_sentences(
+        self, items: Sequence[tuple[str, str, Sequence[Span]]], progress: Progress | None
+    ) -> list[Vectors]:
+        """One (sentences x dimension) array per ``(key, text, spans)`` passage; a sentence
+        that overlapping passages share (same key and span) is embedded once."""
+        index: dict[tuple[str, Span], int] = {}
+        texts: list[str] = []
+        for key, text, spans in items:
+            for span in spans:
+                if (key, span) not in index:
+                    index[(key, span)] = len(texts)
+                    texts.append(text[span.start : span.end])
+        vectors = self.embedder.embed_many(
+            texts,
+            self.config.batch_size,
+            (lambda done, total: progress("sentences", done, total)) if progress else None,
+        )
+        return [vectors[[index[(key, span)] for span in spans]] for key, _, spans in items]
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> Vectors:
         if not texts:
@@ -219,21 +270,60 @@ class Engine:
 
     def _fuse(
         self, question: str, query: Vectors, mode: str, depth: int
-    ) -> list[tuple[int, float, int | None, int | None]]:
-        """(passage row id, score, dense rank, lexical rank), best first."""
+    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
+        """(passage, score, dense rank, lexical rank), best first.
+
+        Hybrid mode fuses passage vectors, BM25 and, with ``sentence_weight``, each
+        candidate's best sentence: a passage that holds one sentence saying exactly what
+        was asked should not lose to one that is vaguely about it throughout."""
+        config = self.config
         with self._lock:
             dense = self.files.dense.search(query, depth) if mode != "lexical" else []
             lexical = self.files.lexical.search(question, depth) if mode != "dense" else []
+        stored = self.store.passages(list(dict.fromkeys(pid for pid, _ in [*dense, *lexical])))
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
-        if mode == "hybrid" and self.config.fusion == "weighted":
-            share = self.config.dense_weight
-            order = weighted([dense, lexical], [share, 1.0 - share])
-        elif mode == "hybrid":
-            order = rrf([[p for p, _ in dense], [p for p, _ in lexical]], k=self.config.rrf_k)
-        else:
+        lists, weights = [dense, lexical], [config.dense_weight, 1.0 - config.dense_weight]
+        if mode == "hybrid" and config.sentence_weight > 0:
+            candidates = list(stored.values())
+            best = [float(sims.max()) for sims in self._sentence_sims(candidates, query)]
+            lists.append(sorted(zip((c.row_id for c in candidates), best, strict=True),
+                                key=lambda item: -item[1]))  # fmt: skip
+            weights.append(config.sentence_weight)
+        if mode != "hybrid":
             order = dense or lexical
-        return [(pid, score, dense_rank.get(pid), lexical_rank.get(pid)) for pid, score in order]
+        elif config.fusion == "weighted":
+            order = weighted(lists, weights)
+        else:
+            order = rrf([[pid for pid, _ in items] for items in lists], k=config.rrf_k,
+                        weights=[1.0, 1.0, config.sentence_weight][: len(lists)])  # fmt: skip
+        return [
+            (stored[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
+            for pid, score in order
+            if pid in stored
+        ]
+
+    def _sentence_sims(self, passages: Sequence[StoredPassage], query: Vectors) -> list[Vectors]:
+        """Each passage's sentence cosines to the question, from stored sentence vectors;
+        passages stored without usable ones (older indexes) have them embedded now."""
+        stored = [
+            p.sentence_vectors
+            if p.sentence_vectors is not None and p.sentence_vectors.shape[1] == len(query)
+            else None
+            for p in passages
+        ]
+        missing = [p for p, v in zip(passages, stored, strict=True) if v is None]
+        texts = [p.passage.text[s.start : s.end] for p in missing for s in _relative(p.passage)]
+        fresh = self.embedder.embed_many(texts) if texts else np.zeros((0, len(query)), np.float32)
+        sims: list[Vectors] = []
+        offset = 0
+        for p, vectors in zip(passages, stored, strict=True):
+            if vectors is None:
+                count = len(p.passage.sentences)
+                vectors = fresh[offset : offset + count]
+                offset += count
+            sims.append(np.asarray(vectors @ query, dtype=np.float32))
+        return sims
 
     def _rank(
         self, question: str, query: Vectors, mode: str, filters: Filters | None, top_k: int
@@ -242,15 +332,10 @@ class Engine:
         if filters and (filters.doc_ids or filters.sources):
             depth = max(depth, self.files.size)
         order = self._fuse(question, query, mode, depth)
-        stored = self.store.passages([pid for pid, *_ in order])
-        infos = self.store.infos({s.passage.doc_id for s in stored.values()}) if filters else {}
-        rows = [
-            (stored[pid], score, d_rank, l_rank)
-            for pid, score, d_rank, l_rank in order
-            if pid in stored
-            and (filters is None or filters.allows(stored[pid], infos[stored[pid].passage.doc_id]))
-        ]
-        return collapse(rows, lambda row: row[0].passage.text, top_k)
+        if filters:
+            infos = self.store.infos({row[0].passage.doc_id for row in order})
+            order = [row for row in order if filters.allows(row[0], infos[row[0].passage.doc_id])]
+        return collapse(order, lambda row: row[0].passage.text, top_k)
 
     def retrieve(
         self, question: str, depth: int, mode: str = "hybrid"
@@ -259,8 +344,7 @@ class Engine:
         duplicate collapsing: the first stage of ``search``, for benchmarks."""
         question = self._check_query(question, mode, depth)
         order = self._fuse(question, self.embedder.embed(question), mode, depth)[:depth]
-        stored = self.store.passages([pid for pid, *_ in order])
-        return [(stored[pid].passage, score) for pid, score, *_ in order if pid in stored]
+        return [(row[0].passage, row[1]) for row in order]
 
     def _hits(
         self,
@@ -269,23 +353,19 @@ class Engine:
         ranked: Sequence[tuple[StoredPassage, float, int | None, int | None]],
     ) -> list[Hit]:
         infos = self.store.infos({p.passage.doc_id for p, *_ in ranked})
-        sentences = [(p.passage, s) for p, *_ in ranked for s in p.passage.sentences]
-        texts = [passage.text[s.start - passage.char_start : s.end - passage.char_start]
-                 for passage, s in sentences]  # fmt: skip
-        sims = (self.embedder.embed_many(texts) @ query) if texts else np.zeros(0)
+        sims = self._sentence_sims([p for p, *_ in ranked], query)
         hits: list[Hit] = []
-        offset = 0
-        for rank, (stored, score, d_rank, l_rank) in enumerate(ranked, start=1):
+        for rank, ((stored, score, d_rank, l_rank), cosines) in enumerate(
+            zip(ranked, sims, strict=True), start=1
+        ):
             passage = stored.passage
-            count = len(passage.sentences)
             highlight = best_sentence(
                 passage.text,
                 question,
                 passage.sentences,
-                [float(x) for x in sims[offset : offset + count]],
+                [float(x) for x in cosines],
                 offset=passage.char_start,
             )
-            offset += count
             hits.append(
                 Hit(rank, float(score), passage, infos[passage.doc_id], highlight, d_rank, l_rank,
                     highlight.score)

@@ -59,7 +59,17 @@ def _migration_1(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+def _migration_2(db: sqlite3.Connection) -> None:
+    # One float16 row per sentence of the passage, so highlights and sentence scoring need
+    # no embedding at query time. NULL (older rows): embedded at query time instead.
+    _run(db, "ALTER TABLE passages ADD COLUMN sentence_vectors BLOB;")
+
+
+def _half(vectors: Vectors | None) -> bytes | None:
+    return None if vectors is None else np.asarray(vectors, dtype=np.float16).tobytes()
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 """Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
 
 
@@ -79,6 +89,8 @@ class StoredPassage:
     row_id: int
     passage: Passage
     title: str | None = None
+    sentence_vectors: Vectors | None = None
+    """One unit vector per sentence of the passage, or None when not stored."""
 
 
 class Store:
@@ -161,6 +173,7 @@ class Store:
         content_hash: str,
         passages: Sequence[NewPassage],
         vectors: Vectors,
+        sentence_vectors: Sequence[Vectors | None] | None = None,
     ) -> list[int]:
         """Insert or replace one document and its passages; return the new passage row ids."""
         db.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
@@ -172,13 +185,14 @@ class Store:
         )  # fmt: skip
         document_row = cursor.lastrowid
         ids: list[int] = []
-        for passage, vector in zip(passages, vectors, strict=True):
+        per_sentence = sentence_vectors or [None] * len(passages)
+        for passage, vector, sents in zip(passages, vectors, per_sentence, strict=True):
             cursor = db.execute(
                 "INSERT INTO passages (document_id, seq, char_start, char_end, sentences, "
-                "embedding) VALUES (?, ?, ?, ?, ?, ?)",
+                "embedding, sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (document_row, passage.seq, passage.span.start, passage.span.end,
                  json.dumps([[s.start, s.end] for s in passage.sentences]),
-                 np.asarray(vector, dtype=np.float32).tobytes()),
+                 np.asarray(vector, dtype=np.float32).tobytes(), _half(sents)),
             )  # fmt: skip
             ids.append(int(cursor.lastrowid or 0))
         return ids
@@ -240,21 +254,28 @@ class Store:
     # -- passages -----------------------------------------------------------------------
 
     _PASSAGE_SQL = (
-        "SELECT p.id, d.doc_id, p.seq, p.char_start, p.char_end, p.sentences, d.text, d.title "
+        "SELECT p.id, d.doc_id, p.seq, p.char_start, p.char_end, p.sentences, d.text, d.title, "
+        "p.sentence_vectors "
         "FROM passages p "
         "JOIN documents d ON d.id = p.document_id"
     )
 
     @staticmethod
     def _passage(row: Sequence[object]) -> StoredPassage:
-        row_id, doc_id, seq, start, end, sentences, text, title = row
+        row_id, doc_id, seq, start, end, sentences, text, title, blob = row
         spans = tuple(Span(int(s), int(e)) for s, e in json.loads(str(sentences)))
         first, last = int(str(start)), int(str(end))
         # Sliced here, in Python, so the text always matches the offsets we report.
         passage = Passage(
             f"{doc_id}#{seq}", str(doc_id), int(str(seq)), first, last, str(text)[first:last], spans
         )
-        return StoredPassage(int(str(row_id)), passage, None if title is None else str(title))
+        vectors: Vectors | None = None
+        if isinstance(blob, bytes) and spans and len(blob) % (2 * len(spans)) == 0:
+            half = np.frombuffer(blob, dtype=np.float16).reshape(len(spans), -1)
+            vectors = half.astype(np.float32)
+        return StoredPassage(
+            int(str(row_id)), passage, None if title is None else str(title), vectors
+        )
 
     def passages(self, row_ids: Sequence[int]) -> dict[int, StoredPassage]:
         if not row_ids:
@@ -272,6 +293,13 @@ class Store:
         for row in rows:
             yield self._passage(row)
 
+    def passages_without_sentence_vectors(self) -> list[StoredPassage]:
+        with self._lock:
+            rows = self._db.execute(
+                f"{self._PASSAGE_SQL} WHERE p.sentence_vectors IS NULL ORDER BY p.id"
+            ).fetchall()
+        return [self._passage(row) for row in rows]
+
     def all_vectors(self, dimension: int) -> tuple[npt.NDArray[np.int64], Vectors]:
         """Every stored passage vector; rows with a missing or wrong-size vector are skipped."""
         with self._lock:
@@ -284,6 +312,15 @@ class Store:
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32)
         return np.asarray(ids, dtype=np.int64), np.vstack(vectors)
+
+    @staticmethod
+    def set_sentence_vectors(
+        db: sqlite3.Connection, ids: Sequence[int], vectors: Sequence[Vectors | None]
+    ) -> None:
+        db.executemany(
+            "UPDATE passages SET sentence_vectors = ? WHERE id = ?",
+            [(_half(v), i) for i, v in zip(ids, vectors, strict=True)],
+        )
 
     @staticmethod
     def set_vectors(db: sqlite3.Connection, ids: Sequence[int], vectors: Vectors) -> None:

@@ -210,6 +210,13 @@ def eval_command(
             "--title/--no-title", help="Title in front of passages [CITEQA_TITLE_IN_INDEX]"
         ),
     ] = None,
+    fusion: Annotated[
+        Literal["rrf", "weighted"] | None,
+        typer.Option("--fusion", help="Hybrid fusion [CITEQA_FUSION]"),
+    ] = None,
+    dense_weight: Annotated[
+        float | None, typer.Option("--dense-weight", help="Weighted fusion: dense share")
+    ] = None,
     passages: Annotated[
         int, typer.Option("--passages", min=10, help="BEIR: passages retrieved per query")
     ] = 1000,
@@ -221,7 +228,10 @@ def eval_command(
     """Score answer quality: the seed questions (in-process or --url), or a BEIR benchmark."""
     from eval.runner import EvalOptions, run_beir, run_seed
 
-    settings = _settings(model=model, chunk_chars=chunk_chars, title_in_index=title)
+    settings = _settings(
+        model=model, chunk_chars=chunk_chars, title_in_index=title, fusion=fusion,
+        dense_weight=dense_weight,
+    )  # fmt: skip
     chosen = modes or list(MODES)
     if bad := [m for m in chosen if m not in MODES]:
         _fail(f"unknown mode {bad[0]!r}; use one of {', '.join(MODES)}", 2)

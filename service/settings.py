@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     title_in_index: bool = Field(
         False, description="Embed and BM25-index each passage with its document title in front."
     )
+    fusion: Literal["rrf", "weighted"] = Field(
+        "rrf", description="How hybrid mode merges dense and BM25 rankings."
+    )
+    dense_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weighted fusion: the dense share (BM25 gets the rest)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("api_key", mode="before")
@@ -48,4 +54,6 @@ class Settings(BaseSettings):
             chunk=ChunkSpec(max_chars=self.chunk_chars),
             answerable_threshold=self.answerable_threshold,
             title_in_index=self.title_in_index,
+            fusion=self.fusion,
+            dense_weight=self.dense_weight,
         )

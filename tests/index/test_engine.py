@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from index import (
     NotFoundError,
     read_path,
 )
+from index.embedder import Vectors
 from tests.conftest import SEEDS
 
 DOCS = [
@@ -178,3 +180,67 @@ def test_a_damaged_sqlite_file_gives_a_clear_error(tmp_path: Path) -> None:
     tmp_path.joinpath("citeqa.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(IndexStateError, match="ingest again"):
         open_engine(tmp_path)
+
+
+class CountingEmbedder(HashEmbedder):
+    """Counts the texts it embeds, to show what is (not) embedded at query time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts = 0
+
+    def embed_batch(self, texts: Sequence[str]) -> Vectors:
+        self.texts += len(texts)
+        return super().embed_batch(texts)
+
+
+def test_sentences_are_embedded_once_at_ingest_not_per_question(tmp_path: Path) -> None:
+    embedder = CountingEmbedder()
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    engine.ingest(DOCS)
+    before = embedder.texts
+    result = engine.search("Which animal fetch sticks?", top_k=3)
+    assert embedder.texts == before + 1  # the question only
+    assert "fetch sticks" in result.hits[0].highlight.text
+    engine.close()
+
+
+def test_an_index_without_sentence_vectors_gets_them_on_open(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS)
+    expected = engine.search("Which animal fetch sticks?", top_k=3)
+    with engine.store.transaction() as db:  # as an index written before migration 2
+        db.execute("UPDATE passages SET sentence_vectors = NULL")
+    engine.close()
+    embedder = CountingEmbedder()
+    reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    assert embedder.texts == 6  # two sentences in each of three documents
+    assert reopened.store.passages_without_sentence_vectors() == []
+    again = reopened.search("Which animal fetch sticks?", top_k=3)
+    assert [h.highlight for h in again.hits] == [h.highlight for h in expected.hits]
+    reopened.close()
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+def test_sentence_scoring_keeps_hybrid_answers_and_dense_mode_pure(
+    tmp_path: Path, fusion: str
+) -> None:
+    config = EngineConfig(data_dir=tmp_path, fusion=fusion, sentence_weight=1.0)  # type: ignore[arg-type]
+    engine = Engine.open(config, HashEmbedder())
+    engine.ingest(DOCS)
+    assert engine.search("Which animal fetch sticks?").hits[0].passage.doc_id == "b"
+    dense = engine.retrieve("Which animal fetch sticks?", 3, "dense")
+    plain = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder())
+    assert dense == plain.retrieve("Which animal fetch sticks?", 3, "dense")
+    plain.close()
+    engine.close()
+
+
+def test_retrieve_ranks_without_highlights_and_checks_its_input(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS)
+    ranked = engine.retrieve("parrots eat seeds", 10, "lexical")
+    assert ranked[0][0].doc_id == "c" and ranked[0][1] > 0
+    with pytest.raises(BadQueryError, match="unknown mode"):
+        engine.retrieve("parrots", 10, "fuzzy")
+    engine.close()
