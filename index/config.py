@@ -38,4 +38,6 @@ class EngineConfig:
     """Hybrid only: weight of a third list, candidates ranked by their best sentence."""
     candidates: int = 50
     answerable_threshold: float = 0.4
+    answerable_names: bool = False
+    """Also require every name in the question to appear together in one result."""
     batch_size: int = 64

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from index.answerable import is_answerable
 from index.config import MODES, EngineConfig
 from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, Span
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
@@ -263,7 +264,9 @@ class Engine:
             hits = _distinct_highlights([*hits, *self._hits(question, query, batch)], top_k)
             start += len(batch)
         answerable = (
-            bool(hits) and max(h.similarity for h in hits) >= self.config.answerable_threshold
+            is_answerable(question, hits, self.config.answerable_threshold)
+            if self.config.answerable_names
+            else bool(hits) and max(h.similarity for h in hits) >= self.config.answerable_threshold
         )
         took = (time.perf_counter() - started) * 1000
         return SearchResult(question, mode, answerable, tuple(hits), took)

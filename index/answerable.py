@@ -1,0 +1,52 @@
+"""Is the question answered by the passages found, or is it "not in the corpus"?
+
+Two tests, both must pass. The best sentence must be close to the question (cosine at
+least the threshold). And every name the question uses must appear together in one of
+the results: "What did Putin say about Maduro?" finds passages about Maduro that are
+similar in meaning, but none names Putin, so the corpus does not answer it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.documents import Hit
+from index.highlight import content_words
+
+_WORD_RE = re.compile(r"[^\W\d_][\w'’.-]*")
+_NOT_NAMES = frozenset(
+    "what who whom whose which when where why how did does do is are was were the a an "
+    "in on at of and or for to by with from about according".split()
+)
+
+
+def named_terms(question: str) -> set[str]:
+    """Capitalized words after the first, as crude 6-letter stems: the names asked about.
+
+    >>> sorted(named_terms("What did Putin say about Maduro's talks with the U.S. and CIA?"))
+    ['cia', 'maduro', 'putin']
+    """
+    words = _WORD_RE.findall(question)
+    names: set[str] = set()
+    for word in words[1:]:
+        bare = re.sub(r"['’]s$", "", word).rstrip(".-") if not word.isupper() else word
+        if bare[:1].isupper() and bare.casefold() not in _NOT_NAMES:
+            names |= content_words(bare)
+    return names
+
+
+def names_found_together(question: str, hits: Sequence[Hit]) -> bool:
+    """Some result (its text or its document's title) holds every name in the question."""
+    names = named_terms(question)
+    if not names:
+        return True
+    return any(
+        names <= content_words(f"{hit.document.title or ''} {hit.passage.text}") for hit in hits
+    )
+
+
+def is_answerable(question: str, hits: Sequence[Hit], threshold: float) -> bool:
+    if not hits or max(hit.similarity for hit in hits) < threshold:
+        return False
+    return names_found_together(question, hits)
