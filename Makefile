@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench eval eval-scifact clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,17 @@ format: install
 
 bench: install
 	$(PY) scripts/bench.py
+
+# Seed questions, all three modes -> eval/reports/seed.{md,json,png}
+eval: install
+	$(BIN)/citeqa eval
+
+# SciFact test split with the default settings, then as published (whole documents)
+SCIFACT ?= ../shared/bench/scifact
+eval-scifact: install
+	$(BIN)/citeqa eval --beir $(SCIFACT) --split test
+	$(BIN)/citeqa eval --beir $(SCIFACT) --split test --whole-docs --title --fusion rrf \
+		--sentence-weight 0 --name scifact-test-published-setup
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -217,6 +217,9 @@ def eval_command(
     dense_weight: Annotated[
         float | None, typer.Option("--dense-weight", help="Weighted fusion: dense share")
     ] = None,
+    sentence_weight: Annotated[
+        float | None, typer.Option("--sentence-weight", help="Hybrid: best-sentence weight")
+    ] = None,
     passages: Annotated[
         int, typer.Option("--passages", min=10, help="BEIR: passages retrieved per query")
     ] = 1000,
@@ -230,7 +233,7 @@ def eval_command(
 
     settings = _settings(
         model=model, chunk_chars=chunk_chars, title_in_index=title, fusion=fusion,
-        dense_weight=dense_weight,
+        dense_weight=dense_weight, sentence_weight=sentence_weight,
     )  # fmt: skip
     chosen = modes or list(MODES)
     if bad := [m for m in chosen if m not in MODES]:

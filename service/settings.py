@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     dense_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Weighted fusion: the dense share (BM25 gets the rest)."
     )
+    sentence_weight: float = Field(
+        0.0, ge=0.0, le=5.0, description="Hybrid: weight of ranking candidates by best sentence."
+    )
+    answerable_names: bool = Field(
+        False, description="answerable=false when a name in the question is in no one result."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("api_key", mode="before")
@@ -56,4 +62,6 @@ class Settings(BaseSettings):
             title_in_index=self.title_in_index,
             fusion=self.fusion,
             dense_weight=self.dense_weight,
+            sentence_weight=self.sentence_weight,
+            answerable_names=self.answerable_names,
         )
