@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from eval.seed import SeedRun, run_seed_eval
 from index import ChunkSpec, Embedder, Engine, EngineConfig, read_path
 
 Progress = Callable[[str, int, int], None]
+INGEST_BATCH = 500
 WHOLE_DOCUMENT = 1_000_000
 """A passage limit no abstract reaches: one passage per document."""
 
@@ -107,10 +109,15 @@ def run_answerable(run: SeedRun) -> int:
 def open_corpus(
     config: EngineConfig, corpus: Path, progress: Progress | None, embedder: Embedder | None = None
 ) -> Engine:
-    """The engine over ``corpus`` in its cache dir; unchanged documents are not re-embedded."""
+    """The engine over ``corpus`` in its cache dir; unchanged documents are not re-embedded.
+
+    Documents go in batches, each committed on its own, so an interrupted first run keeps
+    what it has embedded and the next run carries on from there."""
     engine = Engine.open(config, embedder, progress)
     try:
-        engine.ingest(read_path(corpus), progress)
+        documents = iter(read_path(corpus))
+        while batch := list(islice(documents, INGEST_BATCH)):
+            engine.ingest(batch, progress)
     except BaseException:
         engine.close()
         raise
