@@ -70,6 +70,10 @@ def _relative(passage: Passage) -> list[Span]:
     ]
 
 
+def _sentence_item(passage: Passage) -> tuple[str, str, int, tuple[Span, ...]]:
+    return passage.doc_id, passage.text, passage.char_start, passage.sentences
+
+
 class Engine:
     """Index documents and answer questions with cited passages."""
 
@@ -150,7 +154,7 @@ class Engine:
         ]
         vectors = self._embed(texts, progress)
         sentences = self._embed_sentences(
-            [(p.document.doc_id, p.document.text, x.sentences) for p, _, _ in todo
+            [(p.document.doc_id, p.document.text, 0, x.sentences) for p, _, _ in todo
              for x in p.passages],
             progress,
         )  # fmt: skip
@@ -170,7 +174,7 @@ class Engine:
         passages = list(self.store.all_passages())
         vectors = self._embed([self.files.text_of(p) for p in passages], progress)
         sentences = self._embed_sentences(
-            [(p.passage.passage_id, p.passage.text, _relative(p.passage)) for p in passages],
+            [_sentence_item(p.passage) for p in passages],
             progress,
         )
         with self._lock:
@@ -186,30 +190,31 @@ class Engine:
             return
         log.warning("embedding the sentences of %d passages (stored once)", len(missing))
         vectors = self._embed_sentences(
-            [(p.passage.passage_id, p.passage.text, _relative(p.passage)) for p in missing],
+            [_sentence_item(p.passage) for p in missing],
             progress,
         )
         with self._lock, self.store.transaction() as db:
             Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
 
     def _embed_sentences(
-        self, items: Sequence[tuple[str, str, Sequence[Span]]], progress: Progress | None
+        self, items: Sequence[tuple[str, str, int, Sequence[Span]]], progress: Progress | None
     ) -> list[Vectors]:
-        """One (sentences x dimension) array per ``(key, text, spans)`` passage; a sentence
-        that overlapping passages share (same key and span) is embedded once."""
+        """One (sentences x dimension) array per ``(doc_id, text, offset, spans)`` passage,
+        where ``text`` starts at document offset ``offset``; a sentence that overlapping
+        passages share is embedded once."""
         index: dict[tuple[str, Span], int] = {}
         texts: list[str] = []
-        for key, text, spans in items:
+        for key, text, offset, spans in items:
             for span in spans:
                 if (key, span) not in index:
                     index[(key, span)] = len(texts)
-                    texts.append(text[span.start : span.end])
+                    texts.append(text[span.start - offset : span.end - offset])
         vectors = self.embedder.embed_many(
             texts,
             self.config.batch_size,
             (lambda done, total: progress("sentences", done, total)) if progress else None,
         )
-        return [vectors[[index[(key, span)] for span in spans]] for key, _, spans in items]
+        return [vectors[[index[(key, span)] for span in spans]] for key, _, _, spans in items]
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> Vectors:
         if not texts:

@@ -244,3 +244,12 @@ def test_retrieve_ranks_without_highlights_and_checks_its_input(tmp_path: Path) 
     with pytest.raises(BadQueryError, match="unknown mode"):
         engine.retrieve("parrots", 10, "fuzzy")
     engine.close()
+
+
+def test_embed_many_returns_rows_in_input_order_whatever_the_batching() -> None:
+    import numpy as np
+
+    texts = ["a much longer text about parrots and seeds", "cats", "dogs bark", "", "x y"]
+    embedder = HashEmbedder()
+    assert np.array_equal(embedder.embed_many(texts, batch_size=2), embedder.embed_batch(texts))
+    assert embedder.embed_many([]).shape == (0, embedder.dimension)
