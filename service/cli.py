@@ -251,7 +251,8 @@ def eval_command(
                                           _reporter(bar))  # fmt: skip
     except (CiteqaError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
-    Console().print(table)
+    # A pipe or a file gets the whole table, not one squeezed to 80 columns.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
     for path in written:
         err.print(f"wrote {path}")
 
