@@ -38,6 +38,9 @@ class EngineConfig:
     """Hybrid only: weight of a third list, candidates ranked by their best sentence."""
     candidates: int = 50
     answerable_threshold: float = 0.4
+    reranker: str | None = None
+    """A sentence-transformers CrossEncoder to reorder the top ``rerank_depth`` candidates."""
+    rerank_depth: int = 20
     answerable_names: bool = False
     """Also require every name in the question to appear together in one result."""
     batch_size: int = 64

@@ -23,6 +23,7 @@ from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence
 from index.indexfiles import TITLE_META, IndexFiles
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
+from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
 
 log = logging.getLogger("citeqa")
@@ -88,6 +89,9 @@ class Engine:
         if check_model:
             self._check_model()
         self.files = IndexFiles(config, self.store)
+        self.reranker = (
+            CrossEncoderReranker(config.reranker, config.device) if config.reranker else None
+        )
         self._lock = threading.RLock()
 
     @classmethod
@@ -305,11 +309,22 @@ class Engine:
         else:
             order = rrf([[pid for pid, _ in items] for items in lists], k=config.rrf_k,
                         weights=[1.0, 1.0, config.sentence_weight][: len(lists)])  # fmt: skip
-        return [
+        rows = [
             (stored[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
             for pid, score in order
             if pid in stored
         ]
+        return self._rerank(question, rows) if self.reranker else rows
+
+    def _rerank(
+        self, question: str, rows: list[tuple[StoredPassage, float, int | None, int | None]]
+    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
+        """The cross-encoder reorders the top ``rerank_depth``; its score becomes the score."""
+        assert self.reranker is not None
+        head, tail = rows[: self.config.rerank_depth], rows[self.config.rerank_depth :]
+        scores = self.reranker.score(question, [self.files.text_of(row[0]) for row in head])
+        ranked = sorted(zip(scores, head, strict=True), key=lambda item: -item[0])
+        return [(row[0], score, row[2], row[3]) for score, row in ranked] + tail
 
     def _sentence_sims(self, passages: Sequence[StoredPassage], query: Vectors) -> list[Vectors]:
         """Each passage's sentence cosines to the question, from stored sentence vectors;

@@ -38,6 +38,12 @@ SEARCH = {
     "rrf k=60": dict(fusion="rrf", rrf_k=60),
     "rrf k=20": dict(fusion="rrf", rrf_k=20),
     **{f"weighted d={w}": dict(fusion="weighted", dense_weight=w) for w in (0.3, 0.4, 0.5, 0.6)},
+    **{f"rrf+sentence {w}": dict(fusion="rrf", rrf_k=60, sentence_weight=w) for w in (0.5, 1.0)},
+    **{
+        f"weighted d={d}+sentence {w}": dict(fusion="weighted", dense_weight=d, sentence_weight=w)
+        for d in (0.4, 0.5)
+        for w in (0.2, 0.4)
+    },
 }
 
 
@@ -92,7 +98,7 @@ def main() -> None:
             beir_engine.close()
             seed_engine.close()
     out = ROOT / "eval/reports"
-    name = f"levers-{args.split}"
+    name = f"levers-{args.split}-{'-'.join(e.replace('+', '_') for e in args.embedding)}"
     header = list(rows[0])
     table = markdown_table(
         header, [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()] for r in rows]

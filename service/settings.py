@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     sentence_weight: float = Field(
         0.0, ge=0.0, le=5.0, description="Hybrid: weight of ranking candidates by best sentence."
     )
+    reranker: str | None = Field(
+        None, description="A sentence-transformers CrossEncoder (folder or name); off when unset."
+    )
+    rerank_depth: int = Field(20, ge=1, le=200, description="Candidates the reranker reorders.")
     answerable_names: bool = Field(
         False, description="answerable=false when a name in the question is in no one result."
     )
@@ -64,4 +68,6 @@ class Settings(BaseSettings):
             dense_weight=self.dense_weight,
             sentence_weight=self.sentence_weight,
             answerable_names=self.answerable_names,
+            reranker=self.reranker or None,
+            rerank_depth=self.rerank_depth,
         )
