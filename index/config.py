@@ -29,18 +29,18 @@ class EngineConfig:
     device: str = "cpu"
     chunk: ChunkSpec = field(default_factory=ChunkSpec)
     backend: Literal["faiss", "numpy"] = "faiss"
-    title_in_index: bool = False
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    title_in_index: bool = True
+    fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = RRF_K
     dense_weight: float = 0.5
     """For ``fusion="weighted"``: the dense share; BM25 gets the rest."""
-    sentence_weight: float = 0.0
+    sentence_weight: float = 0.4
     """Hybrid only: weight of a third list, candidates ranked by their best sentence."""
     candidates: int = 50
-    answerable_threshold: float = 0.4
+    answerable_threshold: float = 0.3
     reranker: str | None = None
     """A sentence-transformers CrossEncoder to reorder the top ``rerank_depth`` candidates."""
     rerank_depth: int = 20
-    answerable_names: bool = False
+    answerable_names: bool = True
     """Also require every name in the question to appear together in one result."""
     batch_size: int = 64

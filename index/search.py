@@ -124,6 +124,8 @@ class Engine:
                 "(or --model), or re-embed with `citeqa reindex`, or use another data dir."
             )
         built_title = self.store.get_meta(TITLE_META)
+        if built_title is None and self.store.counts()[1]:
+            built_title = "False"  # built before the setting existed: no titles
         if built_title is not None and built_title != str(self.config.title_in_index):
             raise ModelMismatchError(
                 f"the index in {self.config.data_dir} was built with title_in_index="

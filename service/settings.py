@@ -27,26 +27,26 @@ class Settings(BaseSettings):
     backend: Literal["faiss", "numpy"] = Field("faiss", description="Vector search backend.")
     chunk_chars: int = Field(500, ge=100, le=5000, description="Largest passage, in characters.")
     answerable_threshold: float = Field(
-        0.4, ge=-1.0, le=1.0, description="Best-sentence cosine below which answerable=false."
+        0.3, ge=-1.0, le=1.0, description="Best-sentence cosine below which answerable=false."
     )
     title_in_index: bool = Field(
-        False, description="Embed and BM25-index each passage with its document title in front."
+        True, description="Embed and BM25-index each passage with its document title in front."
     )
     fusion: Literal["rrf", "weighted"] = Field(
-        "rrf", description="How hybrid mode merges dense and BM25 rankings."
+        "weighted", description="How hybrid mode merges dense and BM25 rankings."
     )
     dense_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Weighted fusion: the dense share (BM25 gets the rest)."
     )
     sentence_weight: float = Field(
-        0.0, ge=0.0, le=5.0, description="Hybrid: weight of ranking candidates by best sentence."
+        0.4, ge=0.0, le=5.0, description="Hybrid: weight of ranking candidates by best sentence."
     )
     reranker: str | None = Field(
         None, description="A sentence-transformers CrossEncoder (folder or name); off when unset."
     )
     rerank_depth: int = Field(20, ge=1, le=200, description="Candidates the reranker reorders.")
     answerable_names: bool = Field(
-        False, description="answerable=false when a name in the question is in no one result."
+        True, description="answerable=false when a name in the question is in no one result."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -77,7 +77,7 @@ def test_cache_dirs_differ_by_what_is_embedded_not_by_search_settings(tmp_path: 
     base = EngineConfig(tmp_path)
     same = cache_dir(tmp_path, folder, EngineConfig(tmp_path, rrf_k=10, candidates=9))
     assert same == cache_dir(tmp_path, folder, base)
-    assert cache_dir(tmp_path, folder, EngineConfig(tmp_path, title_in_index=True)) != same
+    assert cache_dir(tmp_path, folder, EngineConfig(tmp_path, title_in_index=False)) != same
     assert cache_dir(tmp_path, folder, EngineConfig(tmp_path, chunk=ChunkSpec(900))) != same
     assert same.name.startswith("mini-")
 
