@@ -48,9 +48,14 @@ def describe(config: EngineConfig) -> dict[str, Any]:
         "chunk_chars": config.chunk.max_chars,
         "overlap": config.chunk.overlap,
         "title_in_index": config.title_in_index,
+        "fusion": config.fusion,
+        "dense_weight": config.dense_weight,
+        "sentence_weight": config.sentence_weight,
         "rrf_k": config.rrf_k,
         "candidates": config.candidates,
         "answerable_threshold": config.answerable_threshold,
+        "answerable_names": config.answerable_names,
+        "reranker": config.reranker,
     }
 
 

@@ -17,16 +17,16 @@ from index import Engine, SentenceTransformerEmbedder, read_path
 from service.settings import Settings
 from tests.conftest import ROOT, SEEDS
 
-FLOORS = {
-    "hit_at_1": 0.70,
-    "hit_at_5": 0.80,
-    "recall_at_5": 0.78,
-    "mrr_at_10": 0.74,
-    "ndcg_at_10": 0.76,
+FLOORS = {  # measured 2026-11-22: 0.743, 0.900, 0.883, 0.809, 0.835, 0.686, 0.750
+    "hit_at_1": 0.72,
+    "hit_at_5": 0.87,
+    "recall_at_5": 0.86,
+    "mrr_at_10": 0.78,
+    "ndcg_at_10": 0.81,
     "highlight_at_1": 0.66,
-    "unanswerable_flagged": 0.10,
+    "unanswerable_flagged": 0.70,
 }
-CEILINGS = {"answerable_flagged": 0.18, "mean_passage_chars": 600.0}
+CEILINGS = {"answerable_flagged": 0.06, "mean_passage_chars": 600.0}  # measured 0.029, 399
 
 
 @pytest.mark.model
