@@ -111,11 +111,7 @@ def bar_chart(path: Path, title: str, series: Mapping[str, Mapping[str, float | 
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    _save(fig, path)
 
 
 def beir_markdown(
@@ -176,6 +172,13 @@ def ranked_bars(path: Path, title: str, values: Mapping[str, float]) -> None:
     ax.set_xlim(max(0.0, low - 0.1), min(1.0, max(v for _, v in items) + 0.05))
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="y", labelsize=8)
+    _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Write the PNG beside its final name, then rename: never a half-written chart."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp")
     fig.savefig(tmp, format="png", dpi=110)

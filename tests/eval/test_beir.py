@@ -89,3 +89,19 @@ def test_published_figures_are_read_from_the_benchmark_readme() -> None:
     assert (minilm.ndcg_at_10, minilm.recall_at_100) == (0.645, 0.925)
     assert figures["bm25s"].ndcg_at_10 == 0.687
     assert any(p.recall_at_100 is None for p in figures.values())
+
+
+def test_a_beir_report_is_a_table_json_and_a_chart(tmp_path: Path) -> None:
+    from eval.beir import BeirScores, Published
+    from eval.report import write_beir_report
+
+    scores = [BeirScores("hybrid", 300, 0.741, 0.96, 0.705, {"1": 1.0})]
+    published = [Published("bm25s", 0.687, 0.913), Published("rerank", 0.688, None)]
+    md, js, png = write_beir_report(tmp_path, "scifact-test", scores, published, {"split": "test"})
+    assert "| citeqa hybrid | 0.741 | 0.960 | 0.705 |" in md.read_text()
+    assert "| rerank | 0.688 | - | - |" in md.read_text()
+    assert json.loads(js.read_text())["scores"][0]["ndcg_at_10"] == 0.741
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "scifact-test.json", "scifact-test.md", "scifact-test.png"
+    ]  # fmt: skip
