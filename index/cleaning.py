@@ -134,6 +134,9 @@ def clean(text: str) -> Cleaned:
     _mark_line_rules(lines, kinds)
     _mark_repeats_and_captions(lines, kinds)
     title_index = _mark_masthead(lines, kinds)
+    if len(kinds) == len(lines):
+        # Nothing but a headline (a one-line note, a short claim): that line is the content.
+        kinds = {i: kind for i, kind in kinds.items() if kind not in ("title", "masthead")}
     skip = tuple(
         Boilerplate(Span(line.start, line.end), kinds[i])
         for i, line in enumerate(lines)

@@ -75,6 +75,10 @@ def _sentence_item(passage: Passage) -> tuple[str, str, int, tuple[Span, ...]]:
     return passage.doc_id, passage.text, passage.char_start, passage.sentences
 
 
+ANSWERABLE_DEPTH = 5
+"""How many top results the answerable verdict reads, whatever ``top_k`` asks for."""
+
+
 class Engine:
     """Index documents and answer questions with cited passages."""
 
@@ -264,21 +268,26 @@ class Engine:
                     "GET /v1/documents lists the ids"
                 )
         query = self.embedder.embed(question)
+        # "Not in the corpus" is judged on the same number of results whatever top_k is,
+        # so asking for one passage or twenty never changes the verdict.
+        wanted = max(top_k, ANSWERABLE_DEPTH)
         # Overlapping passages that share their best sentence count once; spares from
-        # the ranked list fill the gap, highlighted a batch at a time (embedding
-        # sentences is the costly step).
-        ranked = self._rank(question, query, mode, filters, top_k * 2)
+        # the ranked list fill the gap.
+        ranked = self._rank(question, query, mode, filters, wanted * 2)
         hits: list[Hit] = []
         start = 0
-        while len(hits) < top_k and start < len(ranked):
-            batch = ranked[start : start + top_k - len(hits)]
-            hits = _distinct_highlights([*hits, *self._hits(question, query, batch)], top_k)
+        while len(hits) < wanted and start < len(ranked):
+            batch = ranked[start : start + wanted - len(hits)]
+            hits = _distinct_highlights([*hits, *self._hits(question, query, batch)], wanted)
             start += len(batch)
+        judged = hits[:ANSWERABLE_DEPTH]
+        threshold = self.config.answerable_threshold
         answerable = (
-            is_answerable(question, hits, self.config.answerable_threshold)
+            is_answerable(question, judged, threshold)
             if self.config.answerable_names
-            else bool(hits) and max(h.similarity for h in hits) >= self.config.answerable_threshold
+            else bool(judged) and max(h.similarity for h in judged) >= threshold
         )
+        hits = hits[:top_k]
         took = (time.perf_counter() - started) * 1000
         return SearchResult(question, mode, answerable, tuple(hits), took)
 

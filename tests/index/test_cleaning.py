@@ -85,3 +85,11 @@ def test_the_answer_sentence_survives_cleaning() -> None:
     assert any(
         "sole aim of the secret talks" in prepared.passage_text(p) for p in prepared.passages
     )
+
+
+def test_a_document_that_is_only_a_headline_keeps_it_as_content() -> None:
+    from index.cleaning import clean
+
+    cleaned = clean("Rubio met Cabello in Caracas.")
+    assert cleaned.title == "Rubio met Cabello in Caracas."
+    assert cleaned.skip == ()

@@ -253,3 +253,19 @@ def test_embed_many_returns_rows_in_input_order_whatever_the_batching() -> None:
     embedder = HashEmbedder()
     assert np.array_equal(embedder.embed_many(texts, batch_size=2), embedder.embed_batch(texts))
     assert embedder.embed_many([]).shape == (0, embedder.dimension)
+
+
+def test_the_answerable_verdict_does_not_depend_on_top_k(tmp_path: Path) -> None:
+    # a low threshold: the hash embedder's cosines are small; the names rule decides here
+    engine = Engine.open(EngineConfig(tmp_path, answerable_threshold=0.1), HashEmbedder())
+    engine.ingest([
+        Document("a", "Parrots eat seeds and fruit. Parrots talk about seeds all day."),
+        Document("b", "Rubio met Cabello in Caracas."),
+    ])  # fmt: skip
+    question = "Did Rubio and Cabello talk about parrots eating seeds?"
+    first = engine.search(question, top_k=1)
+    assert first.hits[0].passage.doc_id == "a"  # the names meet only in the second result
+    verdicts = {engine.search(question, top_k=k).answerable for k in (1, 2, 5)}
+    assert verdicts == {True}
+    assert engine.search("What did Putin say about parrots?", top_k=1).answerable is False
+    engine.close()
