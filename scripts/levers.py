@@ -41,8 +41,8 @@ SEARCH = {
     **{f"rrf+sentence {w}": dict(fusion="rrf", rrf_k=60, sentence_weight=w) for w in (0.5, 1.0)},
     **{
         f"weighted d={d}+sentence {w}": dict(fusion="weighted", dense_weight=d, sentence_weight=w)
-        for d in (0.4, 0.5)
-        for w in (0.2, 0.4)
+        for d in (0.4, 0.5, 0.6)
+        for w in (0.2, 0.4, 0.6)
     },
 }
 
