@@ -14,9 +14,9 @@ from rich.table import Table
 
 from eval.beir import cache_dir, load_split, published_figures, score_split
 from eval.questions import EvalInputError, load_questions, missing_quotes
-from eval.report import COLUMNS, cell, write_beir_report, write_seed_report
+from eval.report import COLUMNS, cell, summary_rows, write_beir_report, write_seed_report
 from eval.searchers import EngineSearcher, HttpSearcher, Searcher
-from eval.seed import SeedRun, run_seed_eval
+from eval.seed import run_seed_eval
 from index import ChunkSpec, Embedder, Engine, EngineConfig, read_path
 
 Progress = Callable[[str, int, int], None]
@@ -41,9 +41,13 @@ class EvalOptions:
         return dataclasses.replace(config, data_dir=cache_dir(self.cache, corpus, config))
 
 
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def describe(config: EngineConfig) -> dict[str, Any]:
     return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _now(),
         "model": config.model,
         "chunk_chars": config.chunk.max_chars,
         "overlap": config.chunk.overlap,
@@ -73,7 +77,7 @@ def run_seed(
     searcher: Searcher
     if url:
         searcher = HttpSearcher(url, api_key)
-        meta: dict[str, Any] = {"date": describe(options.config)["date"], "server": url}
+        meta: dict[str, Any] = {"date": _now(), "server": url}
     else:
         config = options.engine_config(docs)
         engine = open_corpus(config, docs, progress)
@@ -98,17 +102,13 @@ def run_seed(
             searcher.close()
     name = name or "seed"
     written = write_seed_report(options.reports, name, run, meta)
-    table = Table(title=f"seed eval: {name} (retrieval over {run_answerable(run)} answerable)")
+    answerable = next(iter(run.by_mode.values())).answerable
+    table = Table(title=f"seed eval: {name} (retrieval over {answerable} answerable)")
     for header in ["mode", "questions", *(label for _, label in COLUMNS)]:
         table.add_column(header, justify="right")
-    for mode, s in run.by_mode.items():
-        table.add_row(mode, str(s.questions), *(cell(getattr(s, f), f) for f, _ in COLUMNS))
+    for row in summary_rows(run.by_mode):
+        table.add_row(*row)
     return table, written
-
-
-def run_answerable(run: SeedRun) -> int:
-    first = next(iter(run.by_mode.values()), None)
-    return first.answerable if first else 0
 
 
 def open_corpus(

@@ -64,13 +64,6 @@ def _distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
     return kept
 
 
-def _relative(passage: Passage) -> list[Span]:
-    """The passage's sentence spans as offsets into the passage text."""
-    return [
-        Span(s.start - passage.char_start, s.end - passage.char_start) for s in passage.sentences
-    ]
-
-
 def _sentence_item(passage: Passage) -> tuple[str, str, int, tuple[Span, ...]]:
     return passage.doc_id, passage.text, passage.char_start, passage.sentences
 
@@ -271,15 +264,11 @@ class Engine:
         # "Not in the corpus" is judged on the same number of results whatever top_k is,
         # so asking for one passage or twenty never changes the verdict.
         wanted = max(top_k, ANSWERABLE_DEPTH)
-        # Overlapping passages that share their best sentence count once; spares from
-        # the ranked list fill the gap.
+        # Twice as many as wanted: overlapping passages that share their best sentence
+        # count once, and the spares fill the gap (sentence vectors are stored, so
+        # highlighting the spares costs a dot product each).
         ranked = self._rank(question, query, mode, filters, wanted * 2)
-        hits: list[Hit] = []
-        start = 0
-        while len(hits) < wanted and start < len(ranked):
-            batch = ranked[start : start + wanted - len(hits)]
-            hits = _distinct_highlights([*hits, *self._hits(question, query, batch)], wanted)
-            start += len(batch)
+        hits = _distinct_highlights(self._hits(question, query, ranked), wanted)
         judged = hits[:ANSWERABLE_DEPTH]
         threshold = self.config.answerable_threshold
         answerable = (
@@ -347,7 +336,11 @@ class Engine:
             for p in passages
         ]
         missing = [p for p, v in zip(passages, stored, strict=True) if v is None]
-        texts = [p.passage.text[s.start : s.end] for p in missing for s in _relative(p.passage)]
+        texts = [
+            p.passage.text[s.start - p.passage.char_start : s.end - p.passage.char_start]
+            for p in missing
+            for s in p.passage.sentences
+        ]
         fresh = self.embedder.embed_many(texts) if texts else np.zeros((0, len(query)), np.float32)
         sims: list[Vectors] = []
         offset = 0

@@ -229,7 +229,9 @@ def eval_command(
     model: Model = None,
 ) -> None:
     """Score answer quality: the seed questions (in-process or --url), or a BEIR benchmark."""
+    from eval.questions import EvalInputError
     from eval.runner import EvalOptions, run_beir, run_seed
+    from eval.searchers import EvalServerError
 
     settings = _settings(
         model=model, chunk_chars=chunk_chars, title_in_index=title, fusion=fusion,
@@ -249,7 +251,7 @@ def eval_command(
             else:
                 table, written = run_seed(questions, docs, url, api_key, options, name,
                                           _reporter(bar))  # fmt: skip
-    except (CiteqaError, ValueError, RuntimeError) as exc:
+    except (CiteqaError, EvalInputError, EvalServerError) as exc:
         _fail(str(exc))
     # A pipe or a file gets the whole table, not one squeezed to 80 columns.
     Console(width=None if sys.stdout.isatty() else 200).print(table)
