@@ -59,6 +59,7 @@ def describe(config: EngineConfig) -> dict[str, Any]:
         "candidates": config.candidates,
         "answerable_threshold": config.answerable_threshold,
         "answerable_names": config.answerable_names,
+        "answerable_quantities": config.answerable_quantities,
         "reranker": config.reranker,
     }
 

@@ -1,9 +1,10 @@
 """Is the question answered by the passages found, or is it "not in the corpus"?
 
-Two tests, both must pass. The best sentence must be close to the question (cosine at
-least the threshold). And every name the question uses must appear together in one of
+Three tests, all must pass. The best sentence must be close to the question (cosine at
+least the threshold). Every name the question uses must appear together in one of
 the results: "What did Putin say about Maduro?" finds passages about Maduro that are
-similar in meaning, but none names Putin, so the corpus does not answer it.
+similar in meaning, but none names Putin, so the corpus does not answer it. And a
+question that asks for a quantity needs a sentence that gives one (``answertype``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.answertype import expected_answer, gives
 from index.documents import Hit
 from index.highlight import content_words
 
@@ -46,7 +48,31 @@ def names_found_together(question: str, hits: Sequence[Hit]) -> bool:
     )
 
 
-def is_answerable(question: str, hits: Sequence[Hit], threshold: float) -> bool:
+def sentences_of(hit: Hit) -> list[str]:
+    passage = hit.passage
+    return [passage.text[s.start - passage.char_start : s.end - passage.char_start]
+            for s in passage.sentences]  # fmt: skip
+
+
+def quantity_found(question: str, hits: Sequence[Hit]) -> bool:
+    """A quantity question ("how many barrels ...") has a sentence that gives one."""
+    expectation = expected_answer(question)
+    if expectation is None:
+        return True
+    return any(gives(expectation, sentence) for hit in hits for sentence in sentences_of(hit))
+
+
+def is_answerable(
+    question: str,
+    hits: Sequence[Hit],
+    threshold: float,
+    *,
+    names: bool = True,
+    quantities: bool = True,
+) -> bool:
+    """``names`` and ``quantities`` switch the second and third tests."""
     if not hits or max(hit.similarity for hit in hits) < threshold:
         return False
-    return names_found_together(question, hits)
+    if names and not names_found_together(question, hits):
+        return False
+    return not quantities or quantity_found(question, hits)

@@ -43,4 +43,7 @@ class EngineConfig:
     rerank_depth: int = 20
     answerable_names: bool = True
     """Also require every name in the question to appear together in one result."""
+    answerable_quantities: bool = True
+    """A quantity question also needs a sentence that gives that quantity (``answertype``);
+    the same check picks such a sentence as the highlight."""
     batch_size: int = 64

@@ -7,7 +7,7 @@ a small bonus for shared content words breaks near-ties toward the literal answe
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from index.documents import Highlight, Span
 
@@ -39,9 +39,11 @@ def best_sentence(
     sentences: Sequence[Span],
     similarities: Sequence[float],
     offset: int = 0,
+    prefer: Callable[[str], bool] | None = None,
 ) -> Highlight:
     """The highest-scoring sentence; ``text`` starts at document offset ``offset`` and
-    ``sentences`` are document offsets, as is the returned highlight.
+    ``sentences`` are document offsets, as is the returned highlight. When some sentence
+    passes ``prefer`` (it holds the kind of answer asked for), the best of those wins.
 
     >>> t = "Rain fell. Bolton spoke about talks."
     >>> best_sentence(t, "what did Bolton say?", [Span(0, 10), Span(11, 36)], [0.1, 0.5]).text
@@ -53,7 +55,9 @@ def best_sentence(
         sim + LEXICAL_WEIGHT * word_overlap(question, text[s.start - offset : s.end - offset])
         for s, sim in zip(sentences, similarities, strict=True)
     ]
-    best = max(range(len(scores)), key=lambda i: scores[i])
+    texts = [text[s.start - offset : s.end - offset] for s in sentences]
+    pool = [i for i, t in enumerate(texts) if prefer(t)] if prefer else []
+    best = max(pool or range(len(scores)), key=lambda i: scores[i])
     span = sentences[best]
-    sentence = text[span.start - offset : span.end - offset]
+    sentence = texts[best]
     return Highlight(sentence, span.start, span.end, float(similarities[best]))

@@ -11,10 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from index.answerable import is_answerable
+from index.answertype import expected_answer, gives
 from index.config import MODES, EngineConfig
 from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, Span
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
@@ -270,11 +272,12 @@ class Engine:
         ranked = self._rank(question, query, mode, filters, wanted * 2)
         hits = _distinct_highlights(self._hits(question, query, ranked), wanted)
         judged = hits[:ANSWERABLE_DEPTH]
-        threshold = self.config.answerable_threshold
-        answerable = (
-            is_answerable(question, judged, threshold)
-            if self.config.answerable_names
-            else bool(judged) and max(h.similarity for h in judged) >= threshold
+        answerable = is_answerable(
+            question,
+            judged,
+            self.config.answerable_threshold,
+            names=self.config.answerable_names,
+            quantities=self.config.answerable_quantities,
         )
         hits = hits[:top_k]
         took = (time.perf_counter() - started) * 1000
@@ -381,6 +384,8 @@ class Engine:
     ) -> list[Hit]:
         infos = self.store.infos({p.passage.doc_id for p, *_ in ranked})
         sims = self._sentence_sims([p for p, *_ in ranked], query)
+        expectation = expected_answer(question) if self.config.answerable_quantities else None
+        prefer = partial(gives, expectation) if expectation else None
         hits: list[Hit] = []
         for rank, ((stored, score, d_rank, l_rank), cosines) in enumerate(
             zip(ranked, sims, strict=True), start=1
@@ -392,6 +397,7 @@ class Engine:
                 passage.sentences,
                 [float(x) for x in cosines],
                 offset=passage.char_start,
+                prefer=prefer,
             )
             hits.append(
                 Hit(rank, float(score), passage, infos[passage.doc_id], highlight, d_rank, l_rank,

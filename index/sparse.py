@@ -6,6 +6,7 @@ whenever they change (seconds for thousands of passages).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ def _stemmer() -> Any:
     except ImportError as exc:
         raise ImportError("lexical search needs PyStemmer: pip install PyStemmer") from exc
     return Stemmer.Stemmer("english")
+
+
+_local = threading.local()
+
+
+def stemmer() -> Any:
+    """The English Snowball stemmer, one per thread (a PyStemmer object is not thread-safe)."""
+    if not hasattr(_local, "stemmer"):
+        _local.stemmer = _stemmer()
+    return _local.stemmer
 
 
 class LexicalIndex:

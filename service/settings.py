@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     answerable_names: bool = Field(
         True, description="answerable=false when a name in the question is in no one result."
     )
+    answerable_quantities: bool = Field(
+        True,
+        description="answerable=false when a 'how many/much' question finds no sentence "
+        "giving that number.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("api_key", mode="before")
@@ -68,6 +73,7 @@ class Settings(BaseSettings):
             dense_weight=self.dense_weight,
             sentence_weight=self.sentence_weight,
             answerable_names=self.answerable_names,
+            answerable_quantities=self.answerable_quantities,
             reranker=self.reranker or None,
             rerank_depth=self.rerank_depth,
         )
