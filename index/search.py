@@ -22,7 +22,7 @@ from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, 
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
 from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
-from index.highlight import best_sentence
+from index.highlight import best_sentence, best_window
 from index.indexfiles import TITLE_META, IndexFiles
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.rerank import CrossEncoderReranker
@@ -289,8 +289,9 @@ class Engine:
         """(passage, score, dense rank, lexical rank), best first.
 
         Hybrid mode fuses passage vectors, BM25 and, with ``sentence_weight``, each
-        candidate's best sentence: a passage that holds one sentence saying exactly what
-        was asked should not lose to one that is vaguely about it throughout."""
+        candidate's best sentence or pair of adjacent sentences (``best_window``): a passage
+        that holds one sentence saying exactly what was asked should not lose to one that
+        is vaguely about it throughout."""
         config = self.config
         with self._lock:
             dense = self.files.dense.search(query, depth) if mode != "lexical" else []
@@ -301,7 +302,9 @@ class Engine:
         lists, weights = [dense, lexical], [config.dense_weight, 1.0 - config.dense_weight]
         if mode == "hybrid" and config.sentence_weight > 0:
             candidates = list(stored.values())
-            best = [float(sims.max()) for sims in self._sentence_sims(candidates, query)]
+            best = [
+                best_window(vectors, query) for vectors in self._sentence_vectors(candidates, query)
+            ]
             lists.append(sorted(zip((c.row_id for c in candidates), best, strict=True),
                                 key=lambda item: -item[1]))  # fmt: skip
             weights.append(config.sentence_weight)
@@ -329,9 +332,9 @@ class Engine:
         ranked = sorted(zip(scores, head, strict=True), key=lambda item: -item[0])
         return [(row[0], score, row[2], row[3]) for score, row in ranked] + tail
 
-    def _sentence_sims(self, passages: Sequence[StoredPassage], query: Vectors) -> list[Vectors]:
-        """Each passage's sentence cosines to the question, from stored sentence vectors;
-        passages stored without usable ones (older indexes) have them embedded now."""
+    def _sentence_vectors(self, passages: Sequence[StoredPassage], query: Vectors) -> list[Vectors]:
+        """Each passage's sentence vectors, as stored; passages stored without usable ones
+        (older indexes) have them embedded now."""
         stored = [
             p.sentence_vectors
             if p.sentence_vectors is not None and p.sentence_vectors.shape[1] == len(query)
@@ -345,15 +348,15 @@ class Engine:
             for s in p.passage.sentences
         ]
         fresh = self.embedder.embed_many(texts) if texts else np.zeros((0, len(query)), np.float32)
-        sims: list[Vectors] = []
+        found: list[Vectors] = []
         offset = 0
         for p, vectors in zip(passages, stored, strict=True):
             if vectors is None:
                 count = len(p.passage.sentences)
                 vectors = fresh[offset : offset + count]
                 offset += count
-            sims.append(np.asarray(vectors @ query, dtype=np.float32))
-        return sims
+            found.append(np.asarray(vectors, dtype=np.float32))
+        return found
 
     def _rank(
         self, question: str, query: Vectors, mode: str, filters: Filters | None, top_k: int
@@ -383,7 +386,7 @@ class Engine:
         ranked: Sequence[tuple[StoredPassage, float, int | None, int | None]],
     ) -> list[Hit]:
         infos = self.store.infos({p.passage.doc_id for p, *_ in ranked})
-        sims = self._sentence_sims([p for p, *_ in ranked], query)
+        sims = [v @ query for v in self._sentence_vectors([p for p, *_ in ranked], query)]
         expectation = expected_answer(question) if self.config.answerable_quantities else None
         prefer = partial(gives, expectation) if expectation else None
         hits: list[Hit] = []
