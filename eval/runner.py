@@ -55,6 +55,8 @@ def describe(config: EngineConfig) -> dict[str, Any]:
         "fusion": config.fusion,
         "dense_weight": config.dense_weight,
         "sentence_weight": config.sentence_weight,
+        "late_weight": config.late_weight,
+        "late_depth": config.late_depth,
         "rrf_k": config.rrf_k,
         "candidates": config.candidates,
         "answerable_threshold": config.answerable_threshold,

@@ -36,6 +36,10 @@ class EngineConfig:
     """For ``fusion="weighted"``: the dense share; BM25 gets the rest."""
     sentence_weight: float = 0.4
     """Hybrid only: weight of a third list, candidates ranked by their best sentence."""
+    late_weight: float = 0.5
+    """Hybrid only: share of late interaction (token-level MaxSim, ``index.late``) when
+    the top ``late_depth`` are reordered; 0 turns it off."""
+    late_depth: int = 30
     candidates: int = 50
     answerable_threshold: float = 0.3
     reranker: str | None = None

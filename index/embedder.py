@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,15 @@ from index.errors import ConfigError
 
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """One text's tokens (as the model splits them) and a unit vector per token."""
+
+    tokens: tuple[str, ...]
+    vectors: Vectors
+
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
@@ -40,6 +50,10 @@ class Embedder:
     def embed(self, text: str) -> Vectors:
         row: Vectors = self.embed_batch([text])[0]
         return row
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Each text's tokens and their unit vectors, for late interaction (``index.late``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no token vectors")
 
     def embed_many(
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
@@ -114,6 +128,28 @@ class SentenceTransformerEmbedder(Embedder):
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        model = self._load()
+        outputs = model.encode(
+            list(texts), batch_size=32, output_value="token_embeddings", show_progress_bar=False
+        )
+        found: list[TokenVectors] = []
+        for text, output in zip(texts, outputs, strict=True):
+            ids = model.tokenizer(text, truncation=True, max_length=model.max_seq_length)
+            tokens = tuple(model.tokenizer.convert_ids_to_tokens(ids["input_ids"]))
+            vectors = np.asarray(output.float().cpu().numpy(), dtype=np.float32)
+            if len(tokens) != len(vectors):  # a tokenizer that disagrees with the model
+                raise ValueError(f"{len(tokens)} tokens but {len(vectors)} token vectors")
+            found.append(TokenVectors(tokens, _unit(vectors)))
+        return found
+
+
+def _unit(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    unit: Vectors = (vectors / norms).astype(np.float32)
+    return unit
+
 
 _TOKEN_RE = re.compile(r"\w+")
 
@@ -130,13 +166,22 @@ class HashEmbedder(Embedder):
     def dimension(self) -> int:
         return self._dimension
 
+    def _slot(self, token: str) -> int:
+        digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") % self._dimension
+
     def embed_batch(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in _TOKEN_RE.findall(text.lower()):
-                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
-                out[row, int.from_bytes(digest, "little") % self._dimension] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        unit: Vectors = (out / norms).astype(np.float32)
-        return unit
+                out[row, self._slot(token)] += 1.0
+        return _unit(out)
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        found: list[TokenVectors] = []
+        for text in texts:
+            tokens = tuple(_TOKEN_RE.findall(text.lower()))
+            vectors = np.zeros((len(tokens), self._dimension), dtype=np.float32)
+            vectors[np.arange(len(tokens)), [self._slot(t) for t in tokens]] = 1.0
+            found.append(TokenVectors(tokens, vectors))
+        return found

@@ -24,6 +24,7 @@ from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence, best_window
 from index.indexfiles import TITLE_META, IndexFiles
+from index.late import LateScorer
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
@@ -88,6 +89,7 @@ class Engine:
         if check_model:
             self._check_model()
         self.files = IndexFiles(config, self.store)
+        self.late = LateScorer(self.embedder)
         self.reranker = (
             CrossEncoderReranker(config.reranker, config.device) if config.reranker else None
         )
@@ -320,7 +322,29 @@ class Engine:
             for pid, score in order
             if pid in stored
         ]
+        if mode == "hybrid" and config.late_weight > 0:
+            rows = self._late(question, rows)
         return self._rerank(question, rows) if self.reranker else rows
+
+    def _late(
+        self, question: str, rows: list[tuple[StoredPassage, float, int | None, int | None]]
+    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
+        """Reorder the top ``late_depth`` by their fused score blended with late
+        interaction (``index.late``); the head keeps its span of fused scores, so scores
+        still fall down the whole list."""
+        head, tail = rows[: self.config.late_depth], rows[self.config.late_depth :]
+        if len(head) < 2:
+            return rows
+        late = self.late.scores(question, [self.files.text_of(row[0]) for row in head])
+        weight = self.config.late_weight
+        blended = weighted(
+            [[(i, row[1]) for i, row in enumerate(head)], list(enumerate(late))],
+            [1.0 - weight, weight],
+        )
+        low, high = head[-1][1], head[0][1]
+        return [
+            (head[i][0], low + (high - low) * share, head[i][2], head[i][3]) for i, share in blended
+        ] + tail
 
     def _rerank(
         self, question: str, rows: list[tuple[StoredPassage, float, int | None, int | None]]

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     sentence_weight: float = Field(
         0.4, ge=0.0, le=5.0, description="Hybrid: weight of ranking candidates by best sentence."
     )
+    late_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Hybrid: share of token-level late interaction; 0 = off."
+    )
+    late_depth: int = Field(30, ge=2, le=200, description="Candidates late interaction reorders.")
     reranker: str | None = Field(
         None, description="A sentence-transformers CrossEncoder (folder or name); off when unset."
     )
@@ -72,6 +76,8 @@ class Settings(BaseSettings):
             fusion=self.fusion,
             dense_weight=self.dense_weight,
             sentence_weight=self.sentence_weight,
+            late_weight=self.late_weight,
+            late_depth=self.late_depth,
             answerable_names=self.answerable_names,
             answerable_quantities=self.answerable_quantities,
             reranker=self.reranker or None,
