@@ -5,16 +5,14 @@ sit in different passages' averages, yet the model's own vectors for the tokens
 "penalties" and "sanctions" are close. Each question token takes its best match among
 the passage's tokens, and the mean of those is the passage's score (ColBERT's MaxSim,
 here with the embedding model's token vectors, no extra weights). Only the head of the
-fused ranking is scored, so the cost is a few dozen passages a question; passage token
-vectors are kept in a small LRU cache.
+fused ranking is scored; passage token vectors are stored at ingest, so a question costs
+one more pass of the model over the question alone.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -52,35 +50,24 @@ def maxsim(question: Vectors, passage: Vectors) -> float:
     """
     if not len(question) or not len(passage):
         return 0.0
-    return round(float((question @ passage.T).max(axis=1).mean()), 6)
+    return round(float(np.mean(np.max(question @ passage.T, axis=1))), 6)
 
 
-class LateScorer:
-    """MaxSim scores for passage texts; token vectors of recent passages are cached
-    (float16, keyed by the text itself, so a changed passage is never served stale)."""
+def question_tokens(embedder: Embedder, question: str) -> Vectors:
+    return content_vectors(embedder.embed_tokens([question])[0])
 
-    def __init__(self, embedder: Embedder, cache_size: int = 4096) -> None:
-        self._embedder = embedder
-        self._cache: OrderedDict[str, Vectors] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
 
-    def scores(self, question: str, passages: Sequence[str]) -> list[float]:
-        query = content_vectors(self._embedder.embed_tokens([question])[0])
-        vectors = self._passage_vectors(passages)
-        return [maxsim(query, vectors[text]) for text in passages]
-
-    def _passage_vectors(self, passages: Sequence[str]) -> dict[str, Vectors]:
-        with self._lock:
-            found = {text: self._cache[text] for text in passages if text in self._cache}
-            for text in found:
-                self._cache.move_to_end(text)
-        todo = [text for text in dict.fromkeys(passages) if text not in found]
-        if todo:
-            fresh = self._embedder.embed_tokens(todo)
-            with self._lock:
-                for text, tokens in zip(todo, fresh, strict=True):
-                    found[text] = self._cache[text] = content_vectors(tokens).astype(np.float16)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return {text: np.asarray(v, dtype=np.float32) for text, v in found.items()}
+def passage_tokens(
+    embedder: Embedder,
+    texts: Sequence[str],
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Vectors]:
+    """Content-token vectors of each text, in batches (stored at ingest by the engine)."""
+    found: list[Vectors] = []
+    for start in range(0, len(texts), batch_size):
+        batch = embedder.embed_tokens(texts[start : start + batch_size])
+        found += [content_vectors(tokens) for tokens in batch]
+        if progress:
+            progress(len(found), len(texts))
+    return found

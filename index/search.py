@@ -24,7 +24,7 @@ from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence, best_window
 from index.indexfiles import TITLE_META, IndexFiles
-from index.late import LateScorer
+from index.late import maxsim, passage_tokens, question_tokens
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
@@ -89,7 +89,6 @@ class Engine:
         if check_model:
             self._check_model()
         self.files = IndexFiles(config, self.store)
-        self.late = LateScorer(self.embedder)
         self.reranker = (
             CrossEncoderReranker(config.reranker, config.device) if config.reranker else None
         )
@@ -106,6 +105,7 @@ class Engine:
         engine = cls(config, embedder)
         engine.files.load(engine.embedder, progress)
         engine._backfill_sentences(progress)
+        engine._backfill_tokens(progress)
         return engine
 
     def close(self) -> None:
@@ -167,6 +167,7 @@ class Engine:
         )  # fmt: skip
         with self._lock:
             self.files.write(todo, vectors, sentences, self.embedder, progress)
+        self._backfill_tokens(progress)
         replaced = sum(1 for _, _, was in todo if was)
         return IngestReport(len(todo) - replaced, replaced, unchanged, len(texts))
 
@@ -188,6 +189,9 @@ class Engine:
             self.files.replace_vectors(
                 [p.row_id for p in passages], vectors, sentences, self.embedder
             )
+            with self.store.transaction() as db:
+                Store.clear_token_vectors(db)
+        self._backfill_tokens(progress)
         return len(passages)
 
     def _backfill_sentences(self, progress: Progress | None) -> None:
@@ -202,6 +206,22 @@ class Engine:
         )
         with self._lock, self.store.transaction() as db:
             Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
+
+    def _backfill_tokens(self, progress: Progress | None) -> None:
+        """Token vectors for late interaction, for passages that have none yet (new ones
+        after an ingest, all of them after a reindex or on an index from before them)."""
+        if self.config.late_weight <= 0:
+            return
+        missing = self.store.passages_without_token_vectors()
+        if not missing:
+            return
+        tokens = passage_tokens(
+            self.embedder,
+            [self.files.text_of(p) for p in missing],
+            progress=(lambda done, total: progress("tokens", done, total)) if progress else None,
+        )
+        with self._lock, self.store.transaction() as db:
+            Store.set_token_vectors(db, [p.row_id for p in missing], tokens)
 
     def _embed_sentences(
         self, items: Sequence[tuple[str, str, int, Sequence[Span]]], progress: Progress | None
@@ -335,7 +355,14 @@ class Engine:
         head, tail = rows[: self.config.late_depth], rows[self.config.late_depth :]
         if len(head) < 2:
             return rows
-        late = self.late.scores(question, [self.files.text_of(row[0]) for row in head])
+        ids = [row[0].row_id for row in head]
+        stored = self.store.token_vectors(ids, self.embedder.dimension)
+        missing = [row[0] for row in head if row[0].row_id not in stored]
+        if missing:  # stored after this question, by the next ingest or open
+            fresh = passage_tokens(self.embedder, [self.files.text_of(p) for p in missing])
+            stored.update(zip((p.row_id for p in missing), fresh, strict=True))
+        query = question_tokens(self.embedder, question)
+        late = [maxsim(query, stored[i]) for i in ids]
         weight = self.config.late_weight
         blended = weighted(
             [[(i, row[1]) for i, row in enumerate(head)], list(enumerate(late))],

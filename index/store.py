@@ -69,7 +69,26 @@ def _half(vectors: Vectors | None) -> bytes | None:
     return None if vectors is None else np.asarray(vectors, dtype=np.float16).tobytes()
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite3.Connection) -> None:
+    # Token vectors for late interaction (float16, content tokens only), apart from the
+    # passages so that reading candidates never loads them. A derived cache: a passage
+    # without a row here is filled in on open or computed at query time.
+    _run(
+        db,
+        """
+        CREATE TABLE passage_tokens (
+            passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+            vectors BLOB NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+]
 """Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
 
 
@@ -321,6 +340,45 @@ class Store:
             "UPDATE passages SET sentence_vectors = ? WHERE id = ?",
             [(_half(v), i) for i, v in zip(ids, vectors, strict=True)],
         )
+
+    def passages_without_token_vectors(self) -> list[StoredPassage]:
+        with self._lock:
+            rows = self._db.execute(
+                f"{self._PASSAGE_SQL} LEFT JOIN passage_tokens t ON t.passage_id = p.id "
+                "WHERE t.passage_id IS NULL ORDER BY p.id"
+            ).fetchall()
+        return [self._passage(row) for row in rows]
+
+    def token_vectors(self, row_ids: Sequence[int], dimension: int) -> dict[int, Vectors]:
+        """Stored token vectors by passage row id; missing or wrong-size rows are left out."""
+        if not row_ids:
+            return {}
+        marks = ",".join("?" * len(row_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT passage_id, vectors FROM passage_tokens WHERE passage_id IN ({marks})",
+                list(row_ids),
+            ).fetchall()
+        return {
+            int(row_id): np.frombuffer(blob, dtype=np.float16)
+            .reshape(-1, dimension)
+            .astype(np.float32)
+            for row_id, blob in rows
+            if len(blob) % (2 * dimension) == 0
+        }
+
+    @staticmethod
+    def set_token_vectors(
+        db: sqlite3.Connection, ids: Sequence[int], vectors: Sequence[Vectors]
+    ) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO passage_tokens (passage_id, vectors) VALUES (?, ?)",
+            [(i, _half(v)) for i, v in zip(ids, vectors, strict=True)],
+        )
+
+    @staticmethod
+    def clear_token_vectors(db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM passage_tokens")
 
     @staticmethod
     def set_vectors(db: sqlite3.Connection, ids: Sequence[int], vectors: Vectors) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from index import Document, Engine, EngineConfig, HashEmbedder, SentenceTransformerEmbedder
 from index.embedder import TokenVectors
-from index.late import LateScorer, content_vectors, maxsim
+from index.late import content_vectors, maxsim
 
 
 class CountingTokens(HashEmbedder):
@@ -38,14 +38,27 @@ def test_each_question_token_takes_its_best_match() -> None:
     assert maxsim(question, np.zeros((0, 256), np.float32)) == 0.0
 
 
-def test_passages_are_tokenized_once_and_a_changed_text_is_never_served_stale() -> None:
+def test_token_vectors_are_stored_at_ingest_not_computed_per_question(tmp_path: Path) -> None:
     embedder = CountingTokens()
-    scorer = LateScorer(embedder, cache_size=2)
-    assert scorer.scores("sanctions on oil", ["oil sanctions", "rain"]) == pytest.approx([1.0, 0.0])
-    scorer.scores("rain today", ["oil sanctions", "rain"])
-    assert embedder.token_texts.count("oil sanctions") == 1  # cached
-    assert scorer.scores("rain", ["oil sanctions bite", "rain"]) == pytest.approx([0.0, 1.0])
-    assert "oil sanctions bite" in embedder.token_texts  # new text, new vectors
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    engine.ingest([Document("a", "Oil sanctions hit hard."), Document("b", "Rain fell.")])
+    assert len(embedder.token_texts) == 2  # one text per passage
+    embedder.token_texts.clear()
+    engine.search("how did sanctions hit?")
+    assert embedder.token_texts == ["how did sanctions hit?"]  # the question only
+    engine.close()
+
+
+def test_an_index_without_token_vectors_gets_them_on_open(tmp_path: Path) -> None:
+    engine = Engine.open(EngineConfig(data_dir=tmp_path, late_weight=0.0), HashEmbedder())
+    engine.ingest([Document("a", "Oil sanctions hit hard.")])
+    assert len(engine.store.passages_without_token_vectors()) == 1  # late off: none stored
+    engine.close()
+    embedder = CountingTokens()
+    reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    assert len(embedder.token_texts) == 1
+    assert reopened.store.passages_without_token_vectors() == []
+    reopened.close()
 
 
 DOCS = [
