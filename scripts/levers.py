@@ -34,7 +34,7 @@ EMBEDDING = {
     "p500+title": dict(whole_docs=False, title=True),
     "p500": dict(whole_docs=False, title=False),
 }
-SEARCH = {
+_SEARCH: dict[str, dict[str, object]] = {
     "rrf k=60": dict(fusion="rrf", rrf_k=60),
     "rrf k=20": dict(fusion="rrf", rrf_k=20),
     **{f"weighted d={w}": dict(fusion="weighted", dense_weight=w) for w in (0.3, 0.4, 0.5, 0.6)},
@@ -45,6 +45,11 @@ SEARCH = {
         for w in (0.2, 0.4, 0.6)
     },
 }
+# Every setting above is without late interaction; "late" settings add it to the defaults.
+SEARCH = {name: {"late_weight": 0.0, **search} for name, search in _SEARCH.items()} | {
+    f"defaults, late {w} depth {d}": dict(late_weight=w, late_depth=d)
+    for w, d in ((0.35, 30), (0.5, 30), (0.7, 30), (0.5, 50))
+}
 
 
 def main() -> None:
@@ -54,6 +59,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=300)
     parser.add_argument("--embedding", nargs="*", default=list(EMBEDDING))
     parser.add_argument("--search", nargs="*", default=list(SEARCH))
+    parser.add_argument("--name", help="report name (default: levers-<split>-<embedding>)")
     args = parser.parse_args()
     console = Console(stderr=True)
     embedder = SentenceTransformerEmbedder()
@@ -98,7 +104,9 @@ def main() -> None:
             beir_engine.close()
             seed_engine.close()
     out = ROOT / "eval/reports"
-    name = f"levers-{args.split}-{'-'.join(e.replace('+', '_') for e in args.embedding)}"
+    name = (
+        args.name or f"levers-{args.split}-{'-'.join(e.replace('+', '_') for e in args.embedding)}"
+    )
     header = list(rows[0])
     table = markdown_table(
         header, [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()] for r in rows]
