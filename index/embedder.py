@@ -55,6 +55,10 @@ class Embedder:
         """Each text's tokens and their unit vectors, for late interaction (``index.late``)."""
         raise NotImplementedError(f"{type(self).__name__} has no token vectors")
 
+    def embed_with_tokens(self, text: str) -> tuple[Vectors, TokenVectors]:
+        """The text's vector and its token vectors; one pass of the model where it can."""
+        return self.embed(text), self.embed_tokens([text])[0]
+
     def embed_many(
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
     ) -> Vectors:
@@ -128,20 +132,26 @@ class SentenceTransformerEmbedder(Embedder):
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+    def _encode_all(self, texts: Sequence[str]) -> list[tuple[Vectors, TokenVectors]]:
+        """Sentence vector and token vectors of each text from one pass of the model."""
         model = self._load()
-        outputs = model.encode(
-            list(texts), batch_size=32, output_value="token_embeddings", show_progress_bar=False
-        )
-        found: list[TokenVectors] = []
-        for text, output in zip(texts, outputs, strict=True):
-            ids = model.tokenizer(text, truncation=True, max_length=model.max_seq_length)
-            tokens = tuple(model.tokenizer.convert_ids_to_tokens(ids["input_ids"]))
-            vectors = np.asarray(output.float().cpu().numpy(), dtype=np.float32)
-            if len(tokens) != len(vectors):  # a tokenizer that disagrees with the model
-                raise ValueError(f"{len(tokens)} tokens but {len(vectors)} token vectors")
-            found.append(TokenVectors(tokens, _unit(vectors)))
+        outputs = model.encode(list(texts), batch_size=32, output_value=None,
+                               show_progress_bar=False)  # fmt: skip
+        found: list[tuple[Vectors, TokenVectors]] = []
+        for output in outputs:
+            vectors = np.asarray(output["token_embeddings"].float().cpu().numpy(), np.float32)
+            ids = output["input_ids"][: len(vectors)].tolist()
+            tokens = tuple(model.tokenizer.convert_ids_to_tokens(ids))
+            pooled = np.asarray(output["sentence_embedding"].float().cpu().numpy(), np.float32)
+            found.append((_unit(pooled[None, :])[0], TokenVectors(tokens, _unit(vectors))))
         return found
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        return [tokens for _, tokens in self._encode_all(texts)]
+
+    def embed_with_tokens(self, text: str) -> tuple[Vectors, TokenVectors]:
+        [(vector, tokens)] = self._encode_all([text])
+        return vector, tokens
 
 
 def _unit(vectors: Vectors) -> Vectors:

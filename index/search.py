@@ -24,7 +24,7 @@ from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence, best_window
 from index.indexfiles import TITLE_META, IndexFiles
-from index.late import maxsim, passage_tokens, question_tokens
+from index.late import content_vectors, maxsim, passage_tokens, question_tokens
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
@@ -284,14 +284,14 @@ class Engine:
                     f"unknown doc_ids in filters: {', '.join(map(repr, unknown))}; "
                     "GET /v1/documents lists the ids"
                 )
-        query = self.embedder.embed(question)
+        query, tokens = self._embed_question(question, mode)
         # "Not in the corpus" is judged on the same number of results whatever top_k is,
         # so asking for one passage or twenty never changes the verdict.
         wanted = max(top_k, ANSWERABLE_DEPTH)
         # Twice as many as wanted: overlapping passages that share their best sentence
         # count once, and the spares fill the gap (sentence vectors are stored, so
         # highlighting the spares costs a dot product each).
-        ranked = self._rank(question, query, mode, filters, wanted * 2)
+        ranked = self._rank(question, query, tokens, mode, filters, wanted * 2)
         hits = _distinct_highlights(self._hits(question, query, ranked), wanted)
         judged = hits[:ANSWERABLE_DEPTH]
         answerable = is_answerable(
@@ -306,7 +306,7 @@ class Engine:
         return SearchResult(question, mode, answerable, tuple(hits), took)
 
     def _fuse(
-        self, question: str, query: Vectors, mode: str, depth: int
+        self, question: str, query: Vectors, mode: str, depth: int, tokens: Vectors | None = None
     ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
         """(passage, score, dense rank, lexical rank), best first.
 
@@ -343,11 +343,14 @@ class Engine:
             if pid in stored
         ]
         if mode == "hybrid" and config.late_weight > 0:
-            rows = self._late(question, rows)
+            rows = self._late(question, rows, tokens)
         return self._rerank(question, rows) if self.reranker else rows
 
     def _late(
-        self, question: str, rows: list[tuple[StoredPassage, float, int | None, int | None]]
+        self,
+        question: str,
+        rows: list[tuple[StoredPassage, float, int | None, int | None]],
+        tokens: Vectors | None,
     ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
         """Reorder the top ``late_depth`` by their fused score blended with late
         interaction (``index.late``); the head keeps its span of fused scores, so scores
@@ -361,7 +364,7 @@ class Engine:
         if missing:  # stored after this question, by the next ingest or open
             fresh = passage_tokens(self.embedder, [self.files.text_of(p) for p in missing])
             stored.update(zip((p.row_id for p in missing), fresh, strict=True))
-        query = question_tokens(self.embedder, question)
+        query = tokens if tokens is not None else question_tokens(self.embedder, question)
         late = [maxsim(query, stored[i]) for i in ids]
         weight = self.config.late_weight
         blended = weighted(
@@ -409,13 +412,27 @@ class Engine:
             found.append(np.asarray(vectors, dtype=np.float32))
         return found
 
+    def _embed_question(self, question: str, mode: str) -> tuple[Vectors, Vectors | None]:
+        """The question's vector and, when late interaction will read them, its content
+        token vectors, from one pass of the model."""
+        if mode != "hybrid" or self.config.late_weight <= 0:
+            return self.embedder.embed(question), None
+        vector, tokens = self.embedder.embed_with_tokens(question)
+        return vector, content_vectors(tokens)
+
     def _rank(
-        self, question: str, query: Vectors, mode: str, filters: Filters | None, top_k: int
+        self,
+        question: str,
+        query: Vectors,
+        tokens: Vectors | None,
+        mode: str,
+        filters: Filters | None,
+        top_k: int,
     ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
         depth = max(self.config.candidates, top_k * 4)
         if filters and (filters.doc_ids or filters.sources):
             depth = max(depth, self.files.size)
-        order = self._fuse(question, query, mode, depth)
+        order = self._fuse(question, query, mode, depth, tokens)
         if filters:
             infos = self.store.infos({row[0].passage.doc_id for row in order})
             order = [row for row in order if filters.allows(row[0], infos[row[0].passage.doc_id])]
@@ -427,7 +444,8 @@ class Engine:
         """Up to ``depth`` ranked passages with their fused scores, without highlights or
         duplicate collapsing: the first stage of ``search``, for benchmarks."""
         question = self._check_query(question, mode, depth)
-        order = self._fuse(question, self.embedder.embed(question), mode, depth)[:depth]
+        query, tokens = self._embed_question(question, mode)
+        order = self._fuse(question, query, mode, depth, tokens)[:depth]
         return [(row[0].passage, row[1]) for row in order]
 
     def _hits(
