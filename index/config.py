@@ -39,7 +39,7 @@ class EngineConfig:
     late_weight: float = 0.5
     """Hybrid only: share of late interaction (token-level MaxSim, ``index.late``) when
     the top ``late_depth`` are reordered; 0 turns it off."""
-    late_depth: int = 30
+    late_depth: int = 50
     candidates: int = 50
     answerable_threshold: float = 0.3
     reranker: str | None = None

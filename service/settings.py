@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     late_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Hybrid: share of token-level late interaction; 0 = off."
     )
-    late_depth: int = Field(30, ge=2, le=200, description="Candidates late interaction reorders.")
+    late_depth: int = Field(50, ge=2, le=200, description="Candidates late interaction reorders.")
     reranker: str | None = Field(
         None, description="A sentence-transformers CrossEncoder (folder or name); off when unset."
     )
