@@ -59,6 +59,12 @@ class Embedder:
         """The text's vector and its token vectors; one pass of the model where it can."""
         return self.embed(text), self.embed_tokens([text])[0]
 
+    def embed_many_with_tokens(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+    ) -> tuple[Vectors, list[TokenVectors]]:
+        """``embed_many`` and each text's token vectors; one pass of the model where it can."""
+        return self.embed_many(texts, batch_size, progress), self.embed_tokens(texts)
+
     def embed_many(
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
     ) -> Vectors:
@@ -139,8 +145,11 @@ class SentenceTransformerEmbedder(Embedder):
                                show_progress_bar=False)  # fmt: skip
         found: list[tuple[Vectors, TokenVectors]] = []
         for output in outputs:
-            vectors = np.asarray(output["token_embeddings"].float().cpu().numpy(), np.float32)
-            ids = output["input_ids"][: len(vectors)].tolist()
+            # Rows come padded to the batch's longest text: keep the attended ones.
+            length = int(output["attention_mask"].sum())
+            vectors = np.asarray(output["token_embeddings"][:length].float().cpu().numpy(),
+                                 np.float32)  # fmt: skip
+            ids = output["input_ids"][:length].tolist()
             tokens = tuple(model.tokenizer.convert_ids_to_tokens(ids))
             pooled = np.asarray(output["sentence_embedding"].float().cpu().numpy(), np.float32)
             found.append((_unit(pooled[None, :])[0], TokenVectors(tokens, _unit(vectors))))
@@ -148,6 +157,20 @@ class SentenceTransformerEmbedder(Embedder):
 
     def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
         return [tokens for _, tokens in self._encode_all(texts)]
+
+    def embed_many_with_tokens(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+    ) -> tuple[Vectors, list[TokenVectors]]:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # as embed_many
+        pairs: list[tuple[Vectors, TokenVectors]] = []
+        for start in range(0, len(texts), batch_size):
+            pairs += self._encode_all([texts[i] for i in order[start : start + batch_size]])
+            if progress:
+                progress(len(pairs), len(texts))
+        if not pairs:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        back = sorted(range(len(order)), key=lambda i: order[i])
+        return np.vstack([pairs[i][0] for i in back]), [pairs[i][1] for i in back]
 
     def embed_with_tokens(self, text: str) -> tuple[Vectors, TokenVectors]:
         [(vector, tokens)] = self._encode_all([text])

@@ -159,7 +159,17 @@ class Engine:
             for p, _, _ in todo
             for x in p.passages
         ]
-        vectors = self._embed(texts, progress)
+        known: dict[str, Vectors] = {}
+        if self.config.late_weight > 0 and texts:
+            # One pass of the model gives each passage's vector and its token vectors.
+            vectors, tokens = self.embedder.embed_many_with_tokens(
+                texts,
+                self.config.batch_size,
+                (lambda done, total: progress("embedding", done, total)) if progress else None,
+            )
+            known = {text: content_vectors(t) for text, t in zip(texts, tokens, strict=True)}
+        else:
+            vectors = self._embed(texts, progress)
         sentences = self._embed_sentences(
             [(p.document.doc_id, p.document.text, 0, x.sentences) for p, _, _ in todo
              for x in p.passages],
@@ -167,7 +177,7 @@ class Engine:
         )  # fmt: skip
         with self._lock:
             self.files.write(todo, vectors, sentences, self.embedder, progress)
-        self._backfill_tokens(progress)
+        self._backfill_tokens(progress, known)
         replaced = sum(1 for _, _, was in todo if was)
         return IngestReport(len(todo) - replaced, replaced, unchanged, len(texts))
 
@@ -207,21 +217,28 @@ class Engine:
         with self._lock, self.store.transaction() as db:
             Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
 
-    def _backfill_tokens(self, progress: Progress | None) -> None:
+    def _backfill_tokens(
+        self, progress: Progress | None, known: dict[str, Vectors] | None = None
+    ) -> None:
         """Token vectors for late interaction, for passages that have none yet (new ones
-        after an ingest, all of them after a reindex or on an index from before them)."""
+        after an ingest, all of them after a reindex or on an index from before them);
+        ``known`` holds those already computed, by indexed text."""
         if self.config.late_weight <= 0:
             return
         missing = self.store.passages_without_token_vectors()
         if not missing:
             return
-        tokens = passage_tokens(
+        known = known or {}
+        texts = [self.files.text_of(p) for p in missing]
+        todo = [text for text in texts if text not in known]
+        fresh = passage_tokens(
             self.embedder,
-            [self.files.text_of(p) for p in missing],
+            todo,
             progress=(lambda done, total: progress("tokens", done, total)) if progress else None,
         )
+        known = {**known, **dict(zip(todo, fresh, strict=True))}
         with self._lock, self.store.transaction() as db:
-            Store.set_token_vectors(db, [p.row_id for p in missing], tokens)
+            Store.set_token_vectors(db, [p.row_id for p in missing], [known[t] for t in texts])
 
     def _embed_sentences(
         self, items: Sequence[tuple[str, str, int, Sequence[Span]]], progress: Progress | None

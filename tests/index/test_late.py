@@ -89,3 +89,12 @@ def test_the_model_gives_one_unit_vector_per_token(model: SentenceTransformerEmb
     assert "secret" in tokens.tokens
     assert tokens.vectors.shape == (len(tokens.tokens), model.dimension)
     assert np.allclose(np.linalg.norm(tokens.vectors, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.model
+def test_one_pass_gives_the_same_vectors_as_two(model: SentenceTransformerEmbedder) -> None:
+    texts = ["A much longer passage about the secret talks between Caracas and Washington.", "Hi."]
+    vectors, tokens = model.embed_many_with_tokens(texts, batch_size=1)
+    assert np.allclose(vectors, model.embed_many(texts), atol=1e-5)
+    assert [t.tokens for t in tokens] == [t.tokens for t in model.embed_tokens(texts)]
+    assert tokens[1].tokens == ("[CLS]", "hi", ".", "[SEP]")  # rows back in input order
