@@ -48,18 +48,14 @@ def names_found_together(question: str, hits: Sequence[Hit]) -> bool:
     )
 
 
-def sentences_of(hit: Hit) -> list[str]:
-    passage = hit.passage
-    return [passage.text[s.start - passage.char_start : s.end - passage.char_start]
-            for s in passage.sentences]  # fmt: skip
-
-
 def quantity_found(question: str, hits: Sequence[Hit]) -> bool:
     """A quantity question ("how many barrels ...") has a sentence that gives one."""
     expectation = expected_answer(question)
     if expectation is None:
         return True
-    return any(gives(expectation, sentence) for hit in hits for sentence in sentences_of(hit))
+    return any(
+        gives(expectation, sentence) for hit in hits for sentence in hit.passage.sentence_texts
+    )
 
 
 def is_answerable(

@@ -51,6 +51,12 @@ class Passage:
     text: str
     sentences: tuple[Span, ...]
 
+    @property
+    def sentence_texts(self) -> list[str]:
+        """The text of each sentence span (spans are document offsets)."""
+        return [self.text[s.start - self.char_start : s.end - self.char_start]
+                for s in self.sentences]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class DocumentInfo:

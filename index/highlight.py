@@ -54,11 +54,11 @@ def best_sentence(
     """
     if not sentences or len(sentences) != len(similarities):
         raise ValueError("need one similarity per sentence, and at least one sentence")
-    scores = [
-        sim + LEXICAL_WEIGHT * word_overlap(question, text[s.start - offset : s.end - offset])
-        for s, sim in zip(sentences, similarities, strict=True)
-    ]
     texts = [text[s.start - offset : s.end - offset] for s in sentences]
+    scores = [
+        sim + LEXICAL_WEIGHT * word_overlap(question, sentence)
+        for sentence, sim in zip(texts, similarities, strict=True)
+    ]
     pool = [i for i, t in enumerate(texts) if prefer(t)] if prefer else []
     best = max(pool or range(len(scores)), key=lambda i: scores[i])
     span = sentences[best]

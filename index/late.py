@@ -53,10 +53,6 @@ def maxsim(question: Vectors, passage: Vectors) -> float:
     return round(float(np.mean(np.max(question @ passage.T, axis=1))), 6)
 
 
-def question_tokens(embedder: Embedder, question: str) -> Vectors:
-    return content_vectors(embedder.embed_tokens([question])[0])
-
-
 def passage_tokens(
     embedder: Embedder,
     texts: Sequence[str],

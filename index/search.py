@@ -24,7 +24,7 @@ from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence, best_window
 from index.indexfiles import TITLE_META, IndexFiles
-from index.late import content_vectors, maxsim, passage_tokens, question_tokens
+from index.late import content_vectors, maxsim, passage_tokens
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
@@ -323,7 +323,7 @@ class Engine:
         return SearchResult(question, mode, answerable, tuple(hits), took)
 
     def _fuse(
-        self, question: str, query: Vectors, mode: str, depth: int, tokens: Vectors | None = None
+        self, question: str, query: Vectors, mode: str, depth: int, tokens: Vectors | None
     ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
         """(passage, score, dense rank, lexical rank), best first.
 
@@ -359,15 +359,12 @@ class Engine:
             for pid, score in order
             if pid in stored
         ]
-        if mode == "hybrid" and config.late_weight > 0:
-            rows = self._late(question, rows, tokens)
+        if tokens is not None:  # hybrid with late interaction on (``_embed_question``)
+            rows = self._late(rows, tokens)
         return self._rerank(question, rows) if self.reranker else rows
 
     def _late(
-        self,
-        question: str,
-        rows: list[tuple[StoredPassage, float, int | None, int | None]],
-        tokens: Vectors | None,
+        self, rows: list[tuple[StoredPassage, float, int | None, int | None]], tokens: Vectors
     ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
         """Reorder the top ``late_depth`` by their fused score blended with late
         interaction (``index.late``); the head keeps its span of fused scores, so scores
@@ -381,8 +378,7 @@ class Engine:
         if missing:  # stored after this question, by the next ingest or open
             fresh = passage_tokens(self.embedder, [self.files.text_of(p) for p in missing])
             stored.update(zip((p.row_id for p in missing), fresh, strict=True))
-        query = tokens if tokens is not None else question_tokens(self.embedder, question)
-        late = [maxsim(query, stored[i]) for i in ids]
+        late = [maxsim(tokens, stored[i]) for i in ids]
         weight = self.config.late_weight
         blended = weighted(
             [[(i, row[1]) for i, row in enumerate(head)], list(enumerate(late))],
@@ -413,11 +409,7 @@ class Engine:
             for p in passages
         ]
         missing = [p for p, v in zip(passages, stored, strict=True) if v is None]
-        texts = [
-            p.passage.text[s.start - p.passage.char_start : s.end - p.passage.char_start]
-            for p in missing
-            for s in p.passage.sentences
-        ]
+        texts = [sentence for p in missing for sentence in p.passage.sentence_texts]
         fresh = self.embedder.embed_many(texts) if texts else np.zeros((0, len(query)), np.float32)
         found: list[Vectors] = []
         offset = 0
