@@ -159,17 +159,7 @@ class Engine:
             for p, _, _ in todo
             for x in p.passages
         ]
-        known: dict[str, Vectors] = {}
-        if self.config.late_weight > 0 and texts:
-            # One pass of the model gives each passage's vector and its token vectors.
-            vectors, tokens = self.embedder.embed_many_with_tokens(
-                texts,
-                self.config.batch_size,
-                (lambda done, total: progress("embedding", done, total)) if progress else None,
-            )
-            known = {text: content_vectors(t) for text, t in zip(texts, tokens, strict=True)}
-        else:
-            vectors = self._embed(texts, progress)
+        vectors, known = self._embed_passages(texts, progress)
         sentences = self._embed_sentences(
             [(p.document.doc_id, p.document.text, 0, x.sentences) for p, _, _ in todo
              for x in p.passages],
@@ -190,7 +180,7 @@ class Engine:
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every passage with the configured model (after a model change)."""
         passages = list(self.store.all_passages())
-        vectors = self._embed([self.files.text_of(p) for p in passages], progress)
+        vectors, known = self._embed_passages([self.files.text_of(p) for p in passages], progress)
         sentences = self._embed_sentences(
             [_sentence_item(p.passage) for p in passages],
             progress,
@@ -201,7 +191,7 @@ class Engine:
             )
             with self.store.transaction() as db:
                 Store.clear_token_vectors(db)
-        self._backfill_tokens(progress)
+        self._backfill_tokens(progress, known)
         return len(passages)
 
     def _backfill_sentences(self, progress: Progress | None) -> None:
@@ -259,6 +249,20 @@ class Engine:
             (lambda done, total: progress("sentences", done, total)) if progress else None,
         )
         return [vectors[[index[(key, span)] for span in spans]] for key, _, _, spans in items]
+
+    def _embed_passages(
+        self, texts: Sequence[str], progress: Progress | None
+    ) -> tuple[Vectors, dict[str, Vectors]]:
+        """Passage vectors, and with late interaction on, each text's content-token vectors
+        from the same pass of the model (by text, for ``_backfill_tokens``)."""
+        if self.config.late_weight <= 0 or not texts:
+            return self._embed(texts, progress), {}
+        vectors, tokens = self.embedder.embed_many_with_tokens(
+            texts,
+            self.config.batch_size,
+            (lambda done, total: progress("embedding", done, total)) if progress else None,
+        )
+        return vectors, {text: content_vectors(t) for text, t in zip(texts, tokens, strict=True)}
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> Vectors:
         if not texts:

@@ -70,7 +70,7 @@ def _half(vectors: Vectors | None) -> bytes | None:
 
 
 def _migration_3(db: sqlite3.Connection) -> None:
-    # Token vectors for late interaction (float16, content tokens only), apart from the
+    # Token vectors for late interaction (content tokens only), apart from the
     # passages so that reading candidates never loads them. A derived cache: a passage
     # without a row here is filled in on open or computed at query time.
     _run(
@@ -84,10 +84,51 @@ def _migration_3(db: sqlite3.Connection) -> None:
     )
 
 
+def tokens_blob(vectors: Vectors) -> bytes:
+    """Token vectors as int8 codes with one float16 scale per token: half the bytes of
+    float16 and the same late-interaction ranking (``eval/reports/quality.md``)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    peak = np.abs(vectors).max(axis=1, initial=0.0) if len(vectors) else np.zeros(0)
+    scales = (np.maximum(peak, 1e-12) / 127).astype(np.float16)
+    codes = np.rint(vectors / np.maximum(scales.astype(np.float32), 1e-12)[:, None])
+    return scales.tobytes() + np.clip(codes, -127, 127).astype(np.int8).tobytes()
+
+
+def tokens_from_blob(blob: bytes, dimension: int) -> Vectors | None:
+    """The vectors ``tokens_blob`` stored, or None if the blob is not of that dimension."""
+    count, rest = divmod(len(blob), dimension + 2)
+    if rest or dimension <= 0:
+        return None
+    scales = np.frombuffer(blob, dtype=np.float16, count=count).astype(np.float32)
+    codes = np.frombuffer(blob, dtype=np.int8, offset=2 * count).reshape(count, dimension)
+    return codes.astype(np.float32) * scales[:, None]
+
+
+def _migration_4(db: sqlite3.Connection) -> None:
+    # Token vectors go from float16 to int8 + a scale per token (``tokens_blob``). The
+    # dimension comes from the passage's own float32 vector; rows whose passage has none
+    # are dropped and filled in again on open.
+    rows = db.execute(
+        "SELECT t.passage_id, t.vectors, length(p.embedding) FROM passage_tokens t "
+        "JOIN passages p ON p.id = t.passage_id"
+    ).fetchall()
+    for passage_id, blob, size in rows:
+        dimension = (size or 0) // 4
+        if dimension and len(blob) % (2 * dimension) == 0:
+            half = np.frombuffer(blob, dtype=np.float16).reshape(-1, dimension)
+            db.execute(
+                "UPDATE passage_tokens SET vectors = ? WHERE passage_id = ?",
+                (tokens_blob(half.astype(np.float32)), passage_id),
+            )
+        else:
+            db.execute("DELETE FROM passage_tokens WHERE passage_id = ?", (passage_id,))
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
+    _migration_4,
 ]
 """Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
 
@@ -359,13 +400,8 @@ class Store:
                 f"SELECT passage_id, vectors FROM passage_tokens WHERE passage_id IN ({marks})",
                 list(row_ids),
             ).fetchall()
-        return {
-            int(row_id): np.frombuffer(blob, dtype=np.float16)
-            .reshape(-1, dimension)
-            .astype(np.float32)
-            for row_id, blob in rows
-            if len(blob) % (2 * dimension) == 0
-        }
+        found = {int(row_id): tokens_from_blob(blob, dimension) for row_id, blob in rows}
+        return {row_id: vectors for row_id, vectors in found.items() if vectors is not None}
 
     @staticmethod
     def set_token_vectors(
@@ -373,7 +409,7 @@ class Store:
     ) -> None:
         db.executemany(
             "INSERT OR REPLACE INTO passage_tokens (passage_id, vectors) VALUES (?, ?)",
-            [(i, _half(v)) for i, v in zip(ids, vectors, strict=True)],
+            [(i, tokens_blob(v)) for i, v in zip(ids, vectors, strict=True)],
         )
 
     @staticmethod

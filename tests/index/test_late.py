@@ -9,6 +9,7 @@ import pytest
 from index import Document, Engine, EngineConfig, HashEmbedder, SentenceTransformerEmbedder
 from index.embedder import TokenVectors
 from index.late import content_vectors, maxsim
+from index.store import tokens_blob, tokens_from_blob
 
 
 class CountingTokens(HashEmbedder):
@@ -98,3 +99,70 @@ def test_one_pass_gives_the_same_vectors_as_two(model: SentenceTransformerEmbedd
     assert np.allclose(vectors, model.embed_many(texts), atol=1e-5)
     assert [t.tokens for t in tokens] == [t.tokens for t in model.embed_tokens(texts)]
     assert tokens[1].tokens == ("[CLS]", "hi", ".", "[SEP]")  # rows back in input order
+
+
+def test_token_vectors_are_stored_in_half_the_bytes_of_float16() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    blob = tokens_blob(vectors)
+    assert len(blob) == 40 * (384 + 2)  # int8 codes and a float16 scale per token
+    back = tokens_from_blob(blob, 384)
+    assert back is not None
+    assert np.abs(back - vectors).max() <= np.abs(vectors).max() / 127
+    assert tokens_from_blob(blob, 385) is None  # another dimension is refused, not misread
+    assert tokens_from_blob(tokens_blob(np.zeros((0, 384), np.float32)), 384) is not None
+
+
+def test_float16_token_rows_from_before_are_converted_on_open(tmp_path: Path) -> None:
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder())
+    engine.ingest([Document(f"d{i}", d.text) for i, d in enumerate(DOCS)])
+    question = "how did sanctions hit the economy?"
+    before = engine.search(question, top_k=7).hits
+    ids = [p.row_id for p in engine.store.all_passages()]
+    stored = engine.store.token_vectors(ids, engine.embedder.dimension)
+    with engine.store.transaction() as db:  # as an index written before migration 4
+        db.executemany(
+            "UPDATE passage_tokens SET vectors = ? WHERE passage_id = ?",
+            [(v.astype(np.float16).tobytes(), i) for i, v in stored.items()],
+        )
+        db.execute("PRAGMA user_version = 3")
+    engine.close()
+    embedder = CountingTokens()
+    reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    assert embedder.token_texts == []  # converted in place, not embedded again
+    hits = reopened.search(question, top_k=7).hits
+    assert [h.passage.passage_id for h in hits] == [h.passage.passage_id for h in before]
+    assert [h.score for h in hits] == pytest.approx([h.score for h in before], abs=1e-3)
+    assert len(reopened.store.token_vectors(ids, reopened.embedder.dimension)) == len(ids)
+    reopened.close()
+
+
+class CountingPasses(HashEmbedder):
+    """Records each pass over passage texts: tokens alone, or vectors and tokens together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes: list[tuple[str, int]] = []
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        self.passes.append(("tokens", len(texts)))
+        return super().embed_tokens(texts)
+
+    def embed_many_with_tokens(
+        self, texts: Sequence[str], batch_size: int = 64, progress: object = None
+    ) -> tuple[np.ndarray, list[TokenVectors]]:
+        self.passes.append(("both", len(texts)))
+        return self.embed_many(texts, batch_size), HashEmbedder.embed_tokens(self, texts)
+
+
+def test_ingest_and_reindex_take_one_pass_for_vectors_and_tokens(tmp_path: Path) -> None:
+    embedder = CountingPasses()
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    engine.ingest([Document(f"d{i}", d.text) for i, d in enumerate(DOCS)])
+    assert embedder.passes == [("both", len(DOCS))]
+    embedder.passes.clear()
+    assert engine.reindex() == len(DOCS)
+    assert embedder.passes == [("both", len(DOCS))]
+    assert engine.store.passages_without_token_vectors() == []
+    engine.close()
