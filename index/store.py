@@ -88,7 +88,7 @@ def tokens_blob(vectors: Vectors) -> bytes:
     """Token vectors as int8 codes with one float16 scale per token: half the bytes of
     float16 and the same late-interaction ranking (``eval/reports/quality.md``)."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    peak = np.abs(vectors).max(axis=1, initial=0.0)
+    peak: Vectors = np.abs(vectors).max(axis=1, initial=0.0)
     scales = (np.maximum(peak, 1e-12) / 127).astype(np.float16)
     codes = np.rint(vectors / np.maximum(scales.astype(np.float32), 1e-12)[:, None])
     return scales.tobytes() + np.clip(codes, -127, 127).astype(np.int8).tobytes()
