@@ -96,8 +96,10 @@ def tokens_blob(vectors: Vectors) -> bytes:
 
 def tokens_from_blob(blob: bytes, dimension: int) -> Vectors | None:
     """The vectors ``tokens_blob`` stored, or None if the blob is not of that dimension."""
+    if dimension <= 0:
+        return None
     count, rest = divmod(len(blob), dimension + 2)
-    if rest or dimension <= 0:
+    if rest:
         return None
     scales = np.frombuffer(blob, dtype=np.float16, count=count).astype(np.float32)
     codes = np.frombuffer(blob, dtype=np.int8, offset=2 * count).reshape(count, dimension)
