@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,9 @@ from eval.questions import EvalInputError, load_questions, missing_quotes
 from eval.report import COLUMNS, cell, summary_rows, write_beir_report, write_seed_report
 from eval.searchers import EngineSearcher, HttpSearcher, Searcher
 from eval.seed import run_seed_eval
-from index import ChunkSpec, Embedder, Engine, EngineConfig, read_path
+from index import ChunkSpec, Embedder, Engine, EngineConfig, count_documents, read_path
 
 Progress = Callable[[str, int, int], None]
-INGEST_BATCH = 500
 WHOLE_DOCUMENT = 1_000_000
 """A passage limit no abstract reaches: one passage per document."""
 
@@ -119,13 +117,11 @@ def open_corpus(
 ) -> Engine:
     """The engine over ``corpus`` in its cache dir; unchanged documents are not re-embedded.
 
-    Documents go in batches, each committed on its own, so an interrupted first run keeps
-    what it has embedded and the next run carries on from there."""
-    engine = Engine.open(config, embedder, progress)
+    Ingest streams in committed batches, so an interrupted first run keeps what it has
+    embedded and the next run carries on from there."""
+    engine = Engine.open(config, embedder, create=True)
     try:
-        documents = iter(read_path(corpus))
-        while batch := list(islice(documents, INGEST_BATCH)):
-            engine.ingest(batch, progress)
+        engine.ingest(read_path(corpus), progress, count_documents(corpus))
     except BaseException:
         engine.close()
         raise

@@ -21,8 +21,9 @@ from index.errors import (
     NotFoundError,
 )
 from index.fusion import RRF_K, rrf
-from index.search import Engine, Filters, IngestReport, Progress
-from index.sources import read_path
+from index.ingest import IngestReport, Progress
+from index.search import Engine, Filters
+from index.sources import SkippedFile, count_documents, read_path
 
 __all__ = [
     "BUNDLED_MODEL",
@@ -51,7 +52,9 @@ __all__ = [
     "Progress",
     "SearchResult",
     "SentenceTransformerEmbedder",
+    "SkippedFile",
     "Span",
+    "count_documents",
     "read_path",
     "rrf",
 ]

@@ -58,6 +58,9 @@ _PUBLISHER_PATTERNS = [
     ),
 ]
 _APPEAL_MAX_LINES = 8
+# An ATX heading: up to 3 spaces, 1-6 '#', then a space (or nothing) and the text, with
+# an optional closing run of '#' after a space. Setext headings are not recognised.
+_HEADING_RE = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)(?P<text>.*?)(?:[ \t]+#+)?[ \t]*$")
 
 
 @dataclass(frozen=True)
@@ -122,28 +125,67 @@ def _letter_words(line: _Line) -> int:
     return sum(1 for word in line.text.split() if any(ch.isalpha() for ch in word))
 
 
-def clean(text: str) -> Cleaned:
+def clean(text: str, markdown: bool = False) -> Cleaned:
     """Mark boilerplate lines, and detect the headline and the publisher.
 
-    >>> c = clean("Big news today\\nThe story starts here and goes on for a while, as stories do.\\n")
+    In ``markdown``, the first ATX heading is the title, and the ``#`` markers of the
+    other headings are skipped so no passage or highlight starts with them.
+
+    >>> c = clean("Big news from Caracas today\\nThe story goes on, as stories do.\\n")
     >>> c.title
-    'Big news today'
+    'Big news from Caracas today'
+    >>> clean("# Notes\\n\\n## Why\\nBecause.\\n", markdown=True).title
+    'Notes'
     """
     lines = [line for line in _lines(text) if line.text.strip()]
+    headings = _headings(lines) if markdown else {}
     kinds: dict[int, str] = {}
     _mark_line_rules(lines, kinds)
     _mark_repeats_and_captions(lines, kinds)
-    title_index = _mark_masthead(lines, kinds)
+    title = _mark_title(text, lines, kinds, headings)
     if len(kinds) == len(lines):
         # Nothing but a headline (a one-line note, a short claim): that line is the content.
         kinds = {i: kind for i, kind in kinds.items() if kind not in ("title", "masthead")}
-    skip = tuple(
+    skip = [
         Boilerplate(Span(line.start, line.end), kinds[i])
         for i, line in enumerate(lines)
         if i in kinds
-    )
-    title = lines[title_index].text.strip() if title_index is not None else None
-    return Cleaned(skip=skip, title=title, source=_publisher(lines))
+    ]
+    for i, heading in headings.items():
+        if i not in kinds:
+            skip.extend(_heading_markers(lines[i], heading))
+    return Cleaned(skip=tuple(skip), title=title, source=_publisher(lines))
+
+
+def _mark_title(
+    text: str, lines: list[_Line], kinds: dict[int, str], headings: dict[int, Span]
+) -> str | None:
+    """Mark the title line and return its text: a Markdown file's first heading, else
+    the news headline (with the masthead above it)."""
+    if headings:
+        first = min(headings)
+        kinds[first] = "title"
+        return text[headings[first].start : headings[first].end] or None
+    index = _mark_masthead(lines, kinds)
+    return lines[index].text.strip() if index is not None else None
+
+
+def _headings(lines: list[_Line]) -> dict[int, Span]:
+    """Markdown heading lines by index, each with the span of its text (no markers)."""
+    found: dict[int, Span] = {}
+    for i, line in enumerate(lines):
+        match = _HEADING_RE.match(line.text)
+        if match:
+            found[i] = Span(line.start + match.start("text"), line.start + match.end("text"))
+    return found
+
+
+def _heading_markers(line: _Line, heading: Span) -> list[Boilerplate]:
+    """The '#' runs around a heading's text, as spans to skip (the whole line if empty)."""
+    if heading.start == heading.end:
+        return [Boilerplate(Span(line.start, line.end), "heading")]
+    markers = [Span(line.start, heading.start), Span(heading.end, line.end)]
+    return [Boilerplate(span, "heading") for span in markers if span.start < span.end]
 
 
 def _mark_line_rules(lines: list[_Line], kinds: dict[int, str]) -> None:

@@ -51,3 +51,10 @@ class EngineConfig:
     """A quantity question also needs a sentence that gives that quantity (``answertype``);
     the same check picks such a sentence as the highlight."""
     batch_size: int = 64
+    """Texts per pass of the model."""
+    ingest_batch: int = 64
+    """Documents per ingest batch: one SQLite transaction and one index generation each;
+    memory holds one batch."""
+    lock_timeout: float | None = None
+    """Seconds a write waits for another process's write to finish (None: as long as it
+    takes)."""

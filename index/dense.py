@@ -33,8 +33,17 @@ class VectorIndex:
     def remove(self, ids: Ids) -> None:
         raise NotImplementedError
 
-    def search(self, query: Vectors, k: int) -> list[tuple[int, float]]:
-        """Best ``k`` (id, inner product) pairs for one query vector, best first."""
+    def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> list[tuple[int, float]]:
+        """Best ``k`` (id, inner product) pairs for one query vector, best first; with
+        ``allowed``, only among those ids."""
+        raise NotImplementedError
+
+    def ids(self) -> Ids:
+        """Every id held, ascending."""
+        raise NotImplementedError
+
+    def copy(self) -> VectorIndex:
+        """An independent copy: a writer changes the copy while searches read the original."""
         raise NotImplementedError
 
     def save(self, path: Path) -> None:
@@ -79,11 +88,25 @@ class FaissVectors(VectorIndex):
         if len(ids):
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
-    def search(self, query: Vectors, k: int) -> list[tuple[int, float]]:
-        if not len(self) or k <= 0:
+    def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> list[tuple[int, float]]:
+        if not len(self) or k <= 0 or (allowed is not None and not len(allowed)):
             return []
-        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, len(self)))
+        params = None
+        if allowed is not None:
+            faiss = _faiss()
+            params = faiss.SearchParameters(
+                sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            )
+        scores, ids = self._index.search(
+            query.reshape(1, -1).astype(np.float32), min(k, len(self)), params=params
+        )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def ids(self) -> Ids:
+        return np.sort(_faiss().vector_to_array(self._index.id_map).astype(np.int64))
+
+    def copy(self) -> FaissVectors:
+        return FaissVectors(self.dimension, _faiss().clone_index(self._index))
 
     def save(self, path: Path) -> None:
         _faiss().write_index(self._index, str(path))
@@ -108,12 +131,22 @@ class NumpyVectors(VectorIndex):
         keep = ~np.isin(self._ids, ids)
         self._ids, self._vectors = self._ids[keep], self._vectors[keep]
 
-    def search(self, query: Vectors, k: int) -> list[tuple[int, float]]:
+    def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> list[tuple[int, float]]:
         if not len(self) or k <= 0:
             return []
         scores = self._vectors @ query.reshape(-1).astype(np.float32)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(int(self._ids[i]), float(scores[i])) for i in order]
+        order = np.argsort(-scores, kind="stable")
+        if allowed is not None:
+            order = order[np.isin(self._ids[order], allowed)]
+        return [(int(self._ids[i]), float(scores[i])) for i in order[:k]]
+
+    def ids(self) -> Ids:
+        return np.sort(self._ids)
+
+    def copy(self) -> NumpyVectors:
+        clone = NumpyVectors(self.dimension)
+        clone._ids, clone._vectors = self._ids.copy(), self._vectors.copy()
+        return clone
 
     def save(self, path: Path) -> None:
         with path.open("wb") as fh:

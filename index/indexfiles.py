@@ -1,39 +1,53 @@
-"""The derived search indexes (FAISS or numpy vectors, BM25) and their manifest.
+"""The derived search indexes (FAISS or numpy vectors, BM25), one generation at a time.
 
-SQLite is the source of truth. Each write bumps its generation; the index files are
-saved into a folder named for that generation, and the manifest is switched to it
-last, atomically. A crash at any point leaves either the old files or a manifest
-that lags SQLite, which ``load`` notices and repairs by rebuilding from SQLite.
+SQLite is the source of truth and numbers its writes (its *generation*). A writer,
+holding the data dir's write lock, commits to SQLite, saves that generation's files into
+``indexes/gen-N`` and only then points ``manifest.json`` at them (atomic rename). Any
+process can read: it loads the generation the manifest names, after checking the files
+hold exactly SQLite's passage ids. A crash at any point leaves either a complete older
+generation or a manifest that lags SQLite: a reader then builds the indexes from SQLite
+in memory (it never writes), and the next writer saves them as a new generation.
+
+A ``Snapshot`` is immutable once published: a search holds the one it started on, and a
+reader swaps to a newer one with one assignment.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from index.config import EngineConfig
 from index.dense import FaissVectors, NumpyVectors, VectorIndex, load_numpy_vectors
-from index.embedder import Embedder, Vectors
-from index.errors import IndexStateError, ModelMismatchError
-from index.manifest import SCHEMA_VERSION, Manifest, read_manifest, write_manifest
+from index.errors import IndexStateError
+from index.lock import is_locked
+from index.manifest import (
+    SCHEMA_VERSION,
+    Manifest,
+    fsync_dir,
+    ids_digest,
+    read_manifest,
+    write_manifest,
+)
 from index.passages import indexed_text
 from index.sparse import LexicalIndex
 from index.store import Store, StoredPassage
 
-if TYPE_CHECKING:
-    from index.passages import PreparedDocument
-
 log = logging.getLogger("citeqa")
-Progress = Callable[[str, int, int], None]
 
 TITLE_META = "title_in_index"
 """SQLite meta key: whether stored vectors were embedded with the title in front."""
+KEEP_GENERATIONS = 3
+"""Generations kept on disk: a reader still loading an older one has time to finish."""
+Stamp = tuple[int, int, int]
+Ids = npt.NDArray[np.int64]
 
 
 def _versions() -> dict[str, str]:
@@ -46,56 +60,121 @@ def _versions() -> dict[str, str]:
     return found
 
 
-class IndexFiles:
-    """Holds the live dense and lexical indexes and keeps their files in step with SQLite."""
+def _stamp(path: Path) -> Stamp | None:
+    """The manifest's identity (a stat, not a read): a rename gives a new inode."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
-    def __init__(self, config: EngineConfig, store: Store) -> None:
-        self.config = config
-        self.store = store
-        self.dense: VectorIndex = NumpyVectors(0)
-        self.lexical = LexicalIndex.build([], [])
-        self.manifest_path = config.data_dir / "manifest.json"
-        self.root = config.data_dir / "indexes"
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One generation's indexes; never changed once built."""
+
+    generation: int
+    dense: VectorIndex
+    lexical: LexicalIndex
+    stamp: Stamp | None = None
+    from_files: bool = True
+    """False when built from SQLite in memory because no saved generation matched."""
 
     @property
     def size(self) -> int:
         return len(self.lexical)
 
+
+class IndexFiles:
+    """Loads, swaps and (for a writer) saves the generations of the derived indexes."""
+
+    def __init__(self, config: EngineConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.manifest_path = config.data_dir / "manifest.json"
+        self.root = config.data_dir / "indexes"
+        self.current = Snapshot(0, NumpyVectors(0), LexicalIndex.build([], []), None, False)
+
+    @property
+    def size(self) -> int:
+        return self.current.size
+
     def text_of(self, stored: StoredPassage) -> str:
         return indexed_text(stored.passage.text, stored.title, self.config.title_in_index)
 
-    # -- loading --------------------------------------------------------------------------
+    # -- reading --------------------------------------------------------------------------
 
-    def load(self, embedder: Embedder, progress: Progress | None = None) -> None:
-        """Load the saved files if they match SQLite and the model, else rebuild them."""
-        manifest = read_manifest(self.manifest_path)
-        reason = self._stale_reason(manifest, embedder)
-        if manifest is not None and reason is None:
+    def load(self) -> None:
+        """Load the newest usable generation (or build one in memory); never writes."""
+        self.current = self._read()
+
+    def refresh(self) -> bool:
+        """Swap to a newer generation if the manifest changed; True if it did."""
+        stamp = _stamp(self.manifest_path)
+        if stamp == self.current.stamp:
+            return False
+        snapshot = self._read()
+        if snapshot.generation == self.current.generation and snapshot.from_files == (
+            self.current.from_files
+        ):
+            self.current = Snapshot(
+                snapshot.generation, self.current.dense, self.current.lexical, snapshot.stamp,
+                snapshot.from_files,
+            )  # fmt: skip
+            return False
+        self.current = snapshot
+        log.info("now searching generation %d (%d passages)", snapshot.generation, snapshot.size)
+        return True
+
+    def _read(self) -> Snapshot:
+        problem = "no manifest"
+        for _ in range(3):  # a writer may publish between our reads: look again
+            stamp = _stamp(self.manifest_path)
+            manifest = read_manifest(self.manifest_path)
+            if manifest is None:
+                problem = "no readable manifest"
+                if stamp is None:
+                    break
+                continue
             try:
-                self._load_files(self.root / manifest.folder, manifest)
-                return
+                return self._from_manifest(manifest, stamp)
             except IndexStateError as exc:
-                reason = str(exc)
-        if self.store.counts()[1] or manifest is not None:
-            log.warning("rebuilding the search indexes from SQLite: %s", reason)
-        self.rebuild(embedder, progress)
+                problem = str(exc)
+        generation = self.store.generation()
+        if generation or self.store.counts()[1]:
+            log.warning("building the search indexes from SQLite in memory: %s", problem)
+        return self.build(generation, _stamp(self.manifest_path))
 
-    def _stale_reason(self, manifest: Manifest | None, embedder: Embedder) -> str | None:
-        if manifest is None:
-            return "no readable manifest"
+    def _from_manifest(self, manifest: Manifest, stamp: Stamp | None) -> Snapshot:
         if manifest.schema_version != SCHEMA_VERSION:
-            return f"manifest schema {manifest.schema_version}, expected {SCHEMA_VERSION}"
-        if manifest.generation != self.store.generation():
-            return f"files are from generation {manifest.generation}, SQLite is at " \
-                   f"{self.store.generation()}"  # fmt: skip
-        if manifest.model and manifest.model != embedder.name:
-            return f"files were built with model {manifest.model!r}"
-        return None
+            raise IndexStateError(
+                f"manifest schema {manifest.schema_version}, expected {SCHEMA_VERSION}"
+            )
+        model = self.store.get_meta("model")
+        if model is not None and manifest.model != model:
+            raise IndexStateError(f"files were built with model {manifest.model!r}")
+        generation = self.store.generation()
+        if manifest.generation > generation:
+            raise IndexStateError(
+                f"files are from generation {manifest.generation}, newer than SQLite's {generation}"
+            )
+        snapshot = self._load_files(manifest, stamp)
+        if manifest.generation == generation:
+            if ids_digest(self.store.passage_ids()) != manifest.ids_sha256:
+                raise IndexStateError("the index files hold other passage ids than SQLite")
+            return snapshot
+        # SQLite is ahead: fine while its writer is still saving the files, a crash if not.
+        if is_locked(self.config.data_dir):
+            return snapshot
+        raise IndexStateError(
+            f"files are from generation {manifest.generation}, SQLite is at {generation}"
+        )
 
-    def _load_files(self, folder: Path, manifest: Manifest) -> None:
-        dense_path = folder / ("dense.faiss" if self.config.backend == "faiss" else "dense.npz")
-        dense: VectorIndex = NumpyVectors(0)
-        if manifest.dimension:
+    def _load_files(self, manifest: Manifest, stamp: Stamp | None) -> Snapshot:
+        folder = self.root / manifest.folder
+        dense: VectorIndex = NumpyVectors(manifest.dimension)
+        if manifest.passages and manifest.dimension:
+            dense_path = folder / self._dense_name()
             if not dense_path.exists():
                 raise IndexStateError(f"{dense_path} is missing")
             dense = (
@@ -104,164 +183,125 @@ class IndexFiles:
                 else load_numpy_vectors(dense_path)
             )
         lexical = LexicalIndex.load(folder / "bm25")
-        passages = self.store.counts()[1]
-        if len(lexical) != passages or (len(dense) != passages and manifest.dimension):
-            raise IndexStateError(
-                f"index files hold {len(dense)} vectors and {len(lexical)} BM25 rows, "
-                f"SQLite holds {passages} passages"
-            )
-        self.dense, self.lexical = dense, lexical
+        digest = manifest.ids_sha256
+        if ids_digest(lexical.ids()) != digest or (
+            manifest.dimension and ids_digest(dense.ids()) != digest
+        ):
+            raise IndexStateError(f"the files in {folder} do not hold the ids the manifest names")
+        return Snapshot(manifest.generation, dense, lexical, stamp)
 
-    def rebuild(self, embedder: Embedder, progress: Progress | None = None) -> None:
-        """Rebuild both indexes from SQLite, re-embedding passages that have no vector."""
-        passages = list(self.store.all_passages())
-        if not passages:
-            self.dense, self.lexical = NumpyVectors(0), LexicalIndex.build([], [])
-            self._save(self.store.generation(), 0)
-            return
-        dimension = int(self.store.get_meta("dimension") or embedder.dimension)
-        ids, vectors = self.store.all_vectors(dimension)
-        have = set(ids.tolist())
-        missing = [p for p in passages if p.row_id not in have]
-        if missing:
-            log.warning("embedding %d passages that have no stored vector", len(missing))
-            fresh = embedder.embed_many(
-                [self.text_of(p) for p in missing],
-                self.config.batch_size,
-                (lambda d, t: progress("embedding", d, t)) if progress else None,
-            )
-            self._check_dimension(fresh, embedder)
-            with self.store.transaction() as db:
-                Store.set_vectors(db, [p.row_id for p in missing], fresh)
+    def build(self, generation: int, stamp: Stamp | None = None) -> Snapshot:
+        """Both indexes from SQLite, in memory; passages without a vector are reported."""
+        dimension = int(self.store.get_meta("dimension") or 0)
+        dense = self._new_dense(dimension)
+        if dimension:
             ids, vectors = self.store.all_vectors(dimension)
-        self.dense = self._new_dense(dimension)
-        self.dense.add(ids, vectors)
-        self.lexical = LexicalIndex.build(
-            [p.row_id for p in passages], [self.text_of(p) for p in passages]
-        )
-        self._save(self.store.generation(), dimension)
-
-    # -- writing --------------------------------------------------------------------------
-
-    def write(
-        self,
-        todo: Sequence[tuple[PreparedDocument, str, bool]],
-        vectors: Vectors,
-        sentence_vectors: Sequence[Vectors],
-        embedder: Embedder,
-        progress: Progress | None = None,
-    ) -> None:
-        """Store documents, passages and vectors in one transaction, then update the files."""
-        if not todo:
-            return
-        dimension = self._check_dimension(vectors, embedder)
-        removed: list[int] = []
-        added: list[int] = []
-        start = 0
-        with self.store.transaction() as db:
-            for prepared, digest, _ in todo:
-                count = len(prepared.passages)
-                removed += Store.passage_ids_of(db, prepared.document.doc_id)
-                added += Store.put_document(
-                    db, prepared.document, digest, prepared.passages,
-                    vectors[start : start + count], sentence_vectors[start : start + count],
-                )  # fmt: skip
-                start += count
-            Store.set_meta(db, "model", embedder.name)
-            Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
-            if dimension:
-                Store.set_meta(db, "dimension", str(dimension))
-            generation = Store.bump_generation(db)
-        if progress:
-            progress("indexing", 0, 1)
-        if dimension and self.dense.dimension != dimension:
-            self.dense = self._new_dense(dimension)
-        self.dense.remove(np.asarray(removed, dtype=np.int64))
-        if added:
-            self.dense.add(np.asarray(added, dtype=np.int64), vectors)
-        self._rebuild_lexical()
-        self._save(generation, self.dense.dimension)
-        if progress:
-            progress("indexing", 1, 1)
-
-    def delete(self, doc_id: str) -> None:
-        with self.store.transaction() as db:
-            removed = Store.passage_ids_of(db, doc_id)
-            Store.delete_document(db, doc_id)
-            generation = Store.bump_generation(db)
-        self.dense.remove(np.asarray(removed, dtype=np.int64))
-        self._rebuild_lexical()
-        self._save(generation, self.dense.dimension)
-
-    def replace_vectors(
-        self,
-        ids: Sequence[int],
-        vectors: Vectors,
-        sentence_vectors: Sequence[Vectors],
-        embedder: Embedder,
-    ) -> None:
-        """Swap every stored vector for one from ``embedder`` (a model change)."""
-        dimension = int(vectors.shape[1]) if len(vectors) else embedder.dimension
-        with self.store.transaction() as db:
-            Store.set_vectors(db, ids, vectors)
-            Store.set_sentence_vectors(db, ids, sentence_vectors)
-            Store.set_meta(db, "model", embedder.name)
-            Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
-            Store.set_meta(db, "dimension", str(dimension))
-            Store.bump_generation(db)
-        self.rebuild(embedder)
-
-    def _check_dimension(self, vectors: Vectors, embedder: Embedder) -> int:
-        if not len(vectors):
-            return 0
-        dimension = int(vectors.shape[1])
-        stored = self.store.get_meta("dimension")
-        if stored is not None and int(stored) != dimension:
-            raise ModelMismatchError(
-                f"model {embedder.name!r} gives {dimension}-dimensional vectors, but the index "
-                f"holds {stored}-dimensional ones; run `citeqa reindex` or use another data dir"
+            dense.add(ids, vectors)
+        lexical = self._build_lexical()
+        if len(dense) != len(lexical) and dimension:
+            log.warning(
+                "%d passages have no stored vector of dimension %d; run `citeqa reindex`",
+                len(lexical) - len(dense),
+                dimension,
             )
-        return dimension
+        return Snapshot(generation, dense, lexical, stamp, False)
 
-    def _rebuild_lexical(self) -> None:
-        passages = list(self.store.all_passages())
-        self.lexical = LexicalIndex.build(
-            [p.row_id for p in passages], [self.text_of(p) for p in passages]
-        )
+    def _build_lexical(self) -> LexicalIndex:
+        ids, texts = [], []
+        for row_id, text, title in self.store.passage_texts():
+            ids.append(row_id)
+            texts.append(indexed_text(text, title, self.config.title_in_index))
+        return LexicalIndex.build(ids, texts)
+
+    # -- writing (the caller holds the write lock) ----------------------------------------
+
+    def sync(self) -> None:
+        """Before a write: catch up with other writers and repair a generation a crashed
+        writer committed to SQLite but never saved."""
+        snapshot = self._read()
+        if not snapshot.from_files and (snapshot.generation or snapshot.size):
+            self._save(snapshot)
+            snapshot = Snapshot(snapshot.generation, snapshot.dense, snapshot.lexical,
+                                _stamp(self.manifest_path))  # fmt: skip
+        self.current = snapshot
+
+    def publish(
+        self, generation: int, removed: Ids, added: Ids, vectors: npt.NDArray[np.float32]
+    ) -> None:
+        """After SQLite committed ``generation``: the current indexes with ``removed`` taken
+        out and ``added`` put in, saved, then made current."""
+        dimension = int(vectors.shape[1]) if len(added) else self.current.dense.dimension
+        dense = self.current.dense
+        dense = dense.copy() if dense.dimension == dimension else self._new_dense(dimension)
+        dense.remove(removed)
+        if len(added):
+            dense.add(added, vectors)
+        snapshot = Snapshot(generation, dense, self._build_lexical())
+        self._save(snapshot)
+        self.current = Snapshot(generation, dense, snapshot.lexical, _stamp(self.manifest_path))
+
+    def rebuild(self) -> None:
+        """Rebuild both indexes from SQLite and save them (after vectors changed)."""
+        snapshot = self.build(self.store.generation())
+        self._save(snapshot)
+        self.current = Snapshot(snapshot.generation, snapshot.dense, snapshot.lexical,
+                                _stamp(self.manifest_path))  # fmt: skip
+
+    def _dense_name(self) -> str:
+        return "dense.faiss" if self.config.backend == "faiss" else "dense.npz"
 
     def _new_dense(self, dimension: int) -> VectorIndex:
         return (
             FaissVectors(dimension) if self.config.backend == "faiss" else NumpyVectors(dimension)
         )
 
-    def _save(self, generation: int, dimension: int) -> None:
-        name = f"gen-{generation:08d}"
+    def _save(self, snapshot: Snapshot) -> None:
+        log.debug("saving generation %d", snapshot.generation)
+        name = f"gen-{snapshot.generation:08d}"
         final = self.root / name
-        tmp = self.root / f".{name}.tmp"
+        tmp = self.root / f".{name}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if len(self.dense) or dimension:
-            dense_name = "dense.faiss" if self.config.backend == "faiss" else "dense.npz"
-            self.dense.save(tmp / dense_name)
-        self.lexical.save(tmp / "bm25")
+        if snapshot.dense.dimension:
+            snapshot.dense.save(tmp / self._dense_name())
+        snapshot.lexical.save(tmp / "bm25")
+        for path in [*tmp.iterdir(), *(tmp / "bm25").iterdir()]:
+            if path.is_file():
+                with path.open("rb") as fh:
+                    os.fsync(fh.fileno())
+        fsync_dir(tmp)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
+        fsync_dir(self.root)
         documents, passages = self.store.counts()
         write_manifest(
             self.manifest_path,
             Manifest(
                 schema_version=SCHEMA_VERSION,
                 model=self.store.get_meta("model") or "",
-                dimension=dimension,
+                dimension=snapshot.dense.dimension,
                 max_chars=self.config.chunk.max_chars,
                 overlap=self.config.chunk.overlap,
-                generation=generation,
+                generation=snapshot.generation,
                 folder=name,
                 documents=documents,
                 passages=passages,
+                ids_sha256=ids_digest(snapshot.lexical.ids()),
                 versions=_versions(),
             ),
         )
-        for old in self.root.iterdir():
-            if old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
+        self._prune(snapshot.generation)
+
+    def _prune(self, generation: int) -> None:
+        """Drop generations older than the last few, and temp folders of dead writers
+        (the caller holds the lock, so no other writer is saving)."""
+        for entry in self.root.iterdir():
+            name = entry.name
+            stale_tmp = name.startswith(".gen-") and name.endswith(".tmp")
+            old = (
+                name.startswith("gen-")
+                and name[4:].isdigit()
+                and (int(name[4:]) <= generation - KEEP_GENERATIONS)
+            )
+            if stale_tmp or old:
+                shutil.rmtree(entry, ignore_errors=True)

@@ -6,13 +6,17 @@ built from: a manifest that lags SQLite means the files are stale and get rebuil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+import numpy as np
+import numpy.typing as npt
+
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,22 @@ class Manifest:
     folder: str
     documents: int
     passages: int
+    ids_sha256: str
+    """Digest of the passage row ids the files hold (``ids_digest``): SQLite must hold
+    the same ids, not only as many."""
     versions: dict[str, str]
+
+
+def ids_digest(ids: npt.NDArray[np.int64]) -> str:
+    return hashlib.sha256(np.ascontiguousarray(np.sort(ids), dtype="<i8").tobytes()).hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -38,6 +57,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

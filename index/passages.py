@@ -33,7 +33,7 @@ def indexed_text(text: str, title: str | None, with_title: bool) -> str:
 def prepare(doc: Document, spec: ChunkSpec) -> PreparedDocument:
     """Passages cover only content; a title or source given by the caller wins over
     what cleaning detects."""
-    cleaned = clean(doc.text)
+    cleaned = clean(doc.text, markdown=doc.metadata.get("format") == "markdown")
     doc = replace(doc, title=doc.title or cleaned.title, source=doc.source or cleaned.source)
     passages: list[NewPassage] = []
     for block in cleaned.content_blocks(doc.text):

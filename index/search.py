@@ -1,7 +1,8 @@
 """The engine: one object that owns the store, the indexes and the embedder.
 
-It delegates each step to its own module (passages, store, dense, sparse, fusion,
-highlight); what lives here is the order of the steps and the locking.
+It delegates each step to its own module (``ingest`` for writing; passages, store,
+dense, sparse, fusion, highlight for answering); what lives here is the order of the
+steps of a search.
 """
 
 from __future__ import annotations
@@ -9,38 +10,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
+import numpy.typing as npt
 
 from index.answerable import is_answerable
 from index.answertype import expected_answer, gives
 from index.config import MODES, EngineConfig
-from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, Span
+from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
 from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence, best_window
-from index.indexfiles import TITLE_META, IndexFiles
+from index.indexfiles import TITLE_META, IndexFiles, Snapshot
+from index.ingest import IngestReport, Progress, Writer
 from index.late import content_vectors, maxsim, passage_tokens
-from index.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
 
 log = logging.getLogger("citeqa")
-
-Progress = Callable[[str, int, int], None]
-"""Called with (stage, done, total) during long work."""
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    added: int
-    replaced: int
-    unchanged: int
-    passages: int
+Ids = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -50,10 +42,16 @@ class Filters:
     doc_ids: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
 
-    def allows(self, passage: StoredPassage, info: DocumentInfo) -> bool:
-        if self.doc_ids and passage.passage.doc_id not in self.doc_ids:
-            return False
-        return not self.sources or (info.source or "") in self.sources
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage on its way through ranking: its fused score and where each retriever
+    placed it (None: not among that retriever's candidates)."""
+
+    stored: StoredPassage
+    score: float
+    dense_rank: int | None
+    lexical_rank: int | None
 
 
 def _distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
@@ -67,32 +65,41 @@ def _distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
     return kept
 
 
-def _sentence_item(passage: Passage) -> tuple[str, str, int, tuple[Span, ...]]:
-    return passage.doc_id, passage.text, passage.char_start, passage.sentences
-
-
 ANSWERABLE_DEPTH = 5
 """How many top results the answerable verdict reads, whatever ``top_k`` asks for."""
 
 
 class Engine:
-    """Index documents and answer questions with cited passages."""
+    """Index documents and answer questions with cited passages.
+
+    Any number of engines, in any processes, may read one data dir; writes (``ingest``,
+    ``delete``, ``reindex``) take its write lock, one at a time. ``refresh`` swaps to a
+    generation another process wrote; a search runs on the generation it started on.
+    """
 
     def __init__(
-        self, config: EngineConfig, embedder: Embedder | None = None, *, check_model: bool = True
+        self,
+        config: EngineConfig,
+        embedder: Embedder | None = None,
+        *,
+        check_model: bool = True,
+        create: bool = False,
     ) -> None:
-        """Open the store; ``check_model=False`` only for ``reindex`` after a model change."""
+        """Open the store. ``create`` makes a new data dir when there is none (writers
+        only); ``check_model=False`` only for ``reindex`` after a model change."""
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or SentenceTransformerEmbedder(config.model, config.device)
-        self.store = Store(config.data_dir / "citeqa.sqlite3")
+        self.store = Store(config.data_dir / "citeqa.sqlite3", create=create)
         if check_model:
             self._check_model()
         self.files = IndexFiles(config, self.store)
+        self.writer = Writer(config, self.store, self.files, self.embedder)
         self.reranker = (
             CrossEncoderReranker(config.reranker, config.device) if config.reranker else None
         )
-        self._lock = threading.RLock()
+        self._swap = threading.Lock()
 
     @classmethod
     def open(
@@ -100,12 +107,14 @@ class Engine:
         config: EngineConfig,
         embedder: Embedder | None = None,
         progress: Progress | None = None,
+        *,
+        create: bool = False,
     ) -> Engine:
-        """Open the data dir and load (or rebuild from SQLite) the search indexes."""
-        engine = cls(config, embedder)
-        engine.files.load(engine.embedder, progress)
-        engine._backfill_sentences(progress)
-        engine._backfill_tokens(progress)
+        """Open the data dir and load its newest generation; reading never writes.
+
+        ``progress`` is accepted for callers that show one; loading is quick."""
+        engine = cls(config, embedder, create=create)
+        engine.files.load()
         return engine
 
     def close(self) -> None:
@@ -115,6 +124,16 @@ class Engine:
     def size(self) -> int:
         """How many passages are searchable."""
         return self.files.size
+
+    @property
+    def generation(self) -> int:
+        """The generation searches run on."""
+        return self.files.current.generation
+
+    def refresh(self) -> bool:
+        """Swap to a newer generation if a writer published one (a stat when none did)."""
+        with self._swap:
+            return self.files.refresh()
 
     def _check_model(self) -> None:
         built_with = self.store.get_meta("model")
@@ -137,141 +156,27 @@ class Engine:
     # -- writing ------------------------------------------------------------------------
 
     def ingest(
-        self, documents: Iterable[Document], progress: Progress | None = None
+        self, documents: Iterable[Document], progress: Progress | None = None, total: int = 0
     ) -> IngestReport:
-        """Add new documents, replace changed ones, skip unchanged ones (by content hash)."""
-        todo: list[tuple[PreparedDocument, str, bool]] = []
-        unchanged = 0
-        for doc in documents:
-            digest = content_hash(doc, self.config.chunk)
-            stored = self.store.content_hash(doc.doc_id)
-            if stored == digest:
-                unchanged += 1
-                continue
-            todo.append((prepare(doc, self.config.chunk), digest, stored is not None))
-            if progress:
-                progress("reading", len(todo) + unchanged, 0)
-        if progress:
-            progress("reading", len(todo) + unchanged, len(todo) + unchanged)
-        with_title = self.config.title_in_index
-        texts = [
-            indexed_text(p.passage_text(x), p.document.title, with_title)
-            for p, _, _ in todo
-            for x in p.passages
-        ]
-        vectors, known = self._embed_passages(texts, progress)
-        sentences = self._embed_sentences(
-            [(p.document.doc_id, p.document.text, 0, x.sentences) for p, _, _ in todo
-             for x in p.passages],
-            progress,
-        )  # fmt: skip
-        with self._lock:
-            self.files.write(todo, vectors, sentences, self.embedder, progress)
-        self._backfill_tokens(progress, known)
-        replaced = sum(1 for _, _, was in todo if was)
-        return IngestReport(len(todo) - replaced, replaced, unchanged, len(texts))
+        """Add new documents, replace changed ones, skip unchanged ones (by content hash),
+        in batches of ``config.ingest_batch``, each committed and searchable on its own."""
+        with self._swap:
+            if self.store.passages_without_sentence_vectors() or (
+                self.config.late_weight > 0 and self.store.passages_without_token_vectors()
+            ):
+                self.writer.backfill(progress)
+            return self.writer.ingest(documents, progress, total)
 
     def delete(self, doc_id: str) -> None:
         """Remove one document and its passages; NotFoundError if it is not there."""
-        self.store.document(doc_id)
-        with self._lock:
-            self.files.delete(doc_id)
+        with self._swap:
+            if not self.writer.delete(doc_id):
+                self.store.document(doc_id)  # raises NotFoundError with the usual message
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every passage with the configured model (after a model change)."""
-        passages = list(self.store.all_passages())
-        vectors, known = self._embed_passages([self.files.text_of(p) for p in passages], progress)
-        sentences = self._embed_sentences(
-            [_sentence_item(p.passage) for p in passages],
-            progress,
-        )
-        with self._lock:
-            self.files.replace_vectors(
-                [p.row_id for p in passages], vectors, sentences, self.embedder
-            )
-            with self.store.transaction() as db:
-                Store.clear_token_vectors(db)
-        self._backfill_tokens(progress, known)
-        return len(passages)
-
-    def _backfill_sentences(self, progress: Progress | None) -> None:
-        """Indexes from before sentence vectors were stored get them once, on open."""
-        missing = self.store.passages_without_sentence_vectors()
-        if not missing:
-            return
-        log.warning("embedding the sentences of %d passages (stored once)", len(missing))
-        vectors = self._embed_sentences(
-            [_sentence_item(p.passage) for p in missing],
-            progress,
-        )
-        with self._lock, self.store.transaction() as db:
-            Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
-
-    def _backfill_tokens(
-        self, progress: Progress | None, known: dict[str, Vectors] | None = None
-    ) -> None:
-        """Token vectors for late interaction, for passages that have none yet (new ones
-        after an ingest, all of them after a reindex or on an index from before them);
-        ``known`` holds those already computed, by indexed text."""
-        if self.config.late_weight <= 0:
-            return
-        missing = self.store.passages_without_token_vectors()
-        if not missing:
-            return
-        known = known or {}
-        texts = [self.files.text_of(p) for p in missing]
-        todo = [text for text in texts if text not in known]
-        fresh = passage_tokens(
-            self.embedder,
-            todo,
-            progress=(lambda done, total: progress("tokens", done, total)) if progress else None,
-        )
-        known = {**known, **dict(zip(todo, fresh, strict=True))}
-        with self._lock, self.store.transaction() as db:
-            Store.set_token_vectors(db, [p.row_id for p in missing], [known[t] for t in texts])
-
-    def _embed_sentences(
-        self, items: Sequence[tuple[str, str, int, Sequence[Span]]], progress: Progress | None
-    ) -> list[Vectors]:
-        """One (sentences x dimension) array per ``(doc_id, text, offset, spans)`` passage,
-        where ``text`` starts at document offset ``offset``; a sentence that overlapping
-        passages share is embedded once."""
-        index: dict[tuple[str, Span], int] = {}
-        texts: list[str] = []
-        for key, text, offset, spans in items:
-            for span in spans:
-                if (key, span) not in index:
-                    index[(key, span)] = len(texts)
-                    texts.append(text[span.start - offset : span.end - offset])
-        vectors = self.embedder.embed_many(
-            texts,
-            self.config.batch_size,
-            (lambda done, total: progress("sentences", done, total)) if progress else None,
-        )
-        return [vectors[[index[(key, span)] for span in spans]] for key, _, _, spans in items]
-
-    def _embed_passages(
-        self, texts: Sequence[str], progress: Progress | None
-    ) -> tuple[Vectors, dict[str, Vectors]]:
-        """Passage vectors, and with late interaction on, each text's content-token vectors
-        from the same pass of the model (by text, for ``_backfill_tokens``)."""
-        if self.config.late_weight <= 0 or not texts:
-            return self._embed(texts, progress), {}
-        vectors, tokens = self.embedder.embed_many_with_tokens(
-            texts,
-            self.config.batch_size,
-            (lambda done, total: progress("embedding", done, total)) if progress else None,
-        )
-        return vectors, {text: content_vectors(t) for text, t in zip(texts, tokens, strict=True)}
-
-    def _embed(self, texts: Sequence[str], progress: Progress | None) -> Vectors:
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        return self.embedder.embed_many(
-            texts,
-            self.config.batch_size,
-            (lambda done, total: progress("embedding", done, total)) if progress else None,
-        )
+        with self._swap:
+            return self.writer.reindex(progress)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -290,6 +195,13 @@ class Engine:
             raise BadQueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         if top_k < 1:
             raise BadQueryError(f"top_k must be 1 or more, got {top_k}")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadQueryError(
+                f"the question is not valid Unicode text ({exc.reason} at character "
+                f"{exc.start}); send it as UTF-8"
+            ) from None
         return question
 
     def search(
@@ -298,13 +210,8 @@ class Engine:
         """The ``top_k`` best passages for ``question``, each with its best sentence."""
         started = time.perf_counter()
         question = self._check_query(question, mode, top_k)
-        if filters and filters.doc_ids:
-            unknown = sorted(filters.doc_ids - set(self.store.infos(filters.doc_ids)))
-            if unknown:
-                raise BadQueryError(
-                    f"unknown doc_ids in filters: {', '.join(map(repr, unknown))}; "
-                    "GET /v1/documents lists the ids"
-                )
+        snapshot = self.files.current  # the whole question runs on this generation
+        allowed = self._allowed(filters) if filters else None
         query, tokens = self._embed_question(question, mode)
         # "Not in the corpus" is judged on the same number of results whatever top_k is,
         # so asking for one passage or twenty never changes the verdict.
@@ -312,33 +219,53 @@ class Engine:
         # Twice as many as wanted: overlapping passages that share their best sentence
         # count once, and the spares fill the gap (sentence vectors are stored, so
         # highlighting the spares costs a dot product each).
-        ranked = self._rank(question, query, tokens, mode, filters, wanted * 2)
+        depth = max(self.config.candidates, wanted * 8)
+        order = self._fuse(snapshot, question, query, mode, depth, tokens, allowed)
+        ranked = collapse(order, lambda c: c.stored.passage.text, wanted * 2)
         hits = _distinct_highlights(self._hits(question, query, ranked), wanted)
-        judged = hits[:ANSWERABLE_DEPTH]
         answerable = is_answerable(
             question,
-            judged,
+            hits[:ANSWERABLE_DEPTH],
             self.config.answerable_threshold,
             names=self.config.answerable_names,
             quantities=self.config.answerable_quantities,
         )
-        hits = hits[:top_k]
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(question, mode, answerable, tuple(hits), took)
+        return SearchResult(question, mode, answerable, tuple(hits[:top_k]), took)
+
+    def _allowed(self, filters: Filters) -> Ids | None:
+        """The passage ids a filter lets through (None: no restriction)."""
+        if not filters.doc_ids and not filters.sources:
+            return None
+        if filters.doc_ids:
+            unknown = sorted(filters.doc_ids - set(self.store.infos(filters.doc_ids)))
+            if unknown:
+                raise BadQueryError(
+                    f"unknown doc_ids in filters: {', '.join(map(repr, unknown))}; "
+                    "GET /v1/documents lists the ids"
+                )
+        return self.store.passage_ids_in(filters.doc_ids, filters.sources)
 
     def _fuse(
-        self, question: str, query: Vectors, mode: str, depth: int, tokens: Vectors | None
-    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
-        """(passage, score, dense rank, lexical rank), best first.
+        self,
+        snapshot: Snapshot,
+        question: str,
+        query: Vectors,
+        mode: str,
+        depth: int,
+        tokens: Vectors | None,
+        allowed: Ids | None = None,
+    ) -> list[Candidate]:
+        """Candidates, best first.
 
         Hybrid mode fuses passage vectors, BM25 and, with ``sentence_weight``, each
         candidate's best sentence or pair of adjacent sentences (``best_window``): a passage
         that holds one sentence saying exactly what was asked should not lose to one that
         is vaguely about it throughout."""
         config = self.config
-        with self._lock:
-            dense = self.files.dense.search(query, depth) if mode != "lexical" else []
-            lexical = self.files.lexical.search(question, depth) if mode != "dense" else []
+        dense = snapshot.dense.search(query, depth, allowed) if mode != "lexical" else []
+        lexical = snapshot.lexical.search(question, depth, allowed) if mode != "dense" else []
+        # Rows deleted since this generation was published are simply not found.
         stored = self.store.passages(list(dict.fromkeys(pid for pid, _ in [*dense, *lexical])))
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
@@ -359,7 +286,7 @@ class Engine:
             order = rrf([[pid for pid, _ in items] for items in lists], k=config.rrf_k,
                         weights=[1.0, 1.0, config.sentence_weight][: len(lists)])  # fmt: skip
         rows = [
-            (stored[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
+            Candidate(stored[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
             for pid, score in order
             if pid in stored
         ]
@@ -367,41 +294,35 @@ class Engine:
             rows = self._late(rows, tokens)
         return self._rerank(question, rows) if self.reranker else rows
 
-    def _late(
-        self, rows: list[tuple[StoredPassage, float, int | None, int | None]], tokens: Vectors
-    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
+    def _late(self, rows: list[Candidate], tokens: Vectors) -> list[Candidate]:
         """Reorder the top ``late_depth`` by their fused score blended with late
         interaction (``index.late``); the head keeps its span of fused scores, so scores
         still fall down the whole list."""
         head, tail = rows[: self.config.late_depth], rows[self.config.late_depth :]
         if len(head) < 2:
             return rows
-        ids = [row[0].row_id for row in head]
+        ids = [row.stored.row_id for row in head]
         stored = self.store.token_vectors(ids, self.embedder.dimension)
-        missing = [row[0] for row in head if row[0].row_id not in stored]
-        if missing:  # stored after this question, by the next ingest or open
+        missing = [row.stored for row in head if row.stored.row_id not in stored]
+        if missing:  # an index from before token vectors were stored
             fresh = passage_tokens(self.embedder, [self.files.text_of(p) for p in missing])
             stored.update(zip((p.row_id for p in missing), fresh, strict=True))
         late = [maxsim(tokens, stored[i]) for i in ids]
         weight = self.config.late_weight
         blended = weighted(
-            [[(i, row[1]) for i, row in enumerate(head)], list(enumerate(late))],
+            [[(i, row.score) for i, row in enumerate(head)], list(enumerate(late))],
             [1.0 - weight, weight],
         )
-        low, high = head[-1][1], head[0][1]
-        return [
-            (head[i][0], low + (high - low) * share, head[i][2], head[i][3]) for i, share in blended
-        ] + tail
+        low, high = head[-1].score, head[0].score
+        return [replace(head[i], score=low + (high - low) * share) for i, share in blended] + tail
 
-    def _rerank(
-        self, question: str, rows: list[tuple[StoredPassage, float, int | None, int | None]]
-    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
+    def _rerank(self, question: str, rows: list[Candidate]) -> list[Candidate]:
         """The cross-encoder reorders the top ``rerank_depth``; its score becomes the score."""
         assert self.reranker is not None
         head, tail = rows[: self.config.rerank_depth], rows[self.config.rerank_depth :]
-        scores = self.reranker.score(question, [self.files.text_of(row[0]) for row in head])
+        scores = self.reranker.score(question, [self.files.text_of(row.stored) for row in head])
         ranked = sorted(zip(scores, head, strict=True), key=lambda item: -item[0])
-        return [(row[0], score, row[2], row[3]) for score, row in ranked] + tail
+        return [replace(row, score=score) for score, row in ranked] + tail
 
     def _sentence_vectors(self, passages: Sequence[StoredPassage], query: Vectors) -> list[Vectors]:
         """Each passage's sentence vectors, as stored; passages stored without usable ones
@@ -433,24 +354,6 @@ class Engine:
         vector, tokens = self.embedder.embed_with_tokens(question)
         return vector, content_vectors(tokens)
 
-    def _rank(
-        self,
-        question: str,
-        query: Vectors,
-        tokens: Vectors | None,
-        mode: str,
-        filters: Filters | None,
-        top_k: int,
-    ) -> list[tuple[StoredPassage, float, int | None, int | None]]:
-        depth = max(self.config.candidates, top_k * 4)
-        if filters and (filters.doc_ids or filters.sources):
-            depth = max(depth, self.files.size)
-        order = self._fuse(question, query, mode, depth, tokens)
-        if filters:
-            infos = self.store.infos({row[0].passage.doc_id for row in order})
-            order = [row for row in order if filters.allows(row[0], infos[row[0].passage.doc_id])]
-        return collapse(order, lambda row: row[0].passage.text, top_k)
-
     def retrieve(
         self, question: str, depth: int, mode: str = "hybrid"
     ) -> list[tuple[Passage, float]]:
@@ -458,24 +361,18 @@ class Engine:
         duplicate collapsing: the first stage of ``search``, for benchmarks."""
         question = self._check_query(question, mode, depth)
         query, tokens = self._embed_question(question, mode)
-        order = self._fuse(question, query, mode, depth, tokens)[:depth]
-        return [(row[0].passage, row[1]) for row in order]
+        order = self._fuse(self.files.current, question, query, mode, depth, tokens)[:depth]
+        return [(c.stored.passage, c.score) for c in order]
 
-    def _hits(
-        self,
-        question: str,
-        query: Vectors,
-        ranked: Sequence[tuple[StoredPassage, float, int | None, int | None]],
-    ) -> list[Hit]:
-        infos = self.store.infos({p.passage.doc_id for p, *_ in ranked})
-        sims = [v @ query for v in self._sentence_vectors([p for p, *_ in ranked], query)]
+    def _hits(self, question: str, query: Vectors, ranked: Sequence[Candidate]) -> list[Hit]:
+        infos = self.store.infos({c.stored.passage.doc_id for c in ranked})
+        ranked = [c for c in ranked if c.stored.passage.doc_id in infos]  # deleted meanwhile
+        sims = [v @ query for v in self._sentence_vectors([c.stored for c in ranked], query)]
         expectation = expected_answer(question) if self.config.answerable_quantities else None
         prefer = partial(gives, expectation) if expectation else None
         hits: list[Hit] = []
-        for rank, ((stored, score, d_rank, l_rank), cosines) in enumerate(
-            zip(ranked, sims, strict=True), start=1
-        ):
-            passage = stored.passage
+        for rank, (candidate, cosines) in enumerate(zip(ranked, sims, strict=True), start=1):
+            passage = candidate.stored.passage
             highlight = best_sentence(
                 passage.text,
                 question,
@@ -485,7 +382,7 @@ class Engine:
                 prefer=prefer,
             )
             hits.append(
-                Hit(rank, float(score), passage, infos[passage.doc_id], highlight, d_rank, l_rank,
-                    highlight.score)
+                Hit(rank, float(candidate.score), passage, infos[passage.doc_id], highlight,
+                    candidate.dense_rank, candidate.lexical_rank, highlight.score)
             )  # fmt: skip
         return hits

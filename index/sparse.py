@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from index.errors import IndexStateError
 
@@ -50,7 +51,6 @@ class LexicalIndex:
     def __init__(self, ids: Sequence[int], retriever: Any) -> None:
         self._ids = np.asarray(ids, dtype=np.int64)
         self._retriever = retriever
-        self._stemmer = _stemmer()
 
     @classmethod
     def build(cls, ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
@@ -86,17 +86,29 @@ class LexicalIndex:
         with (folder / _IDS_FILE).open("wb") as fh:
             np.save(fh, self._ids)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Best ``k`` (passage id, BM25 score) pairs with a score above zero."""
+    def ids(self) -> npt.NDArray[np.int64]:
+        """Every passage id held, ascending."""
+        return np.sort(self._ids)
+
+    def search(
+        self, query: str, k: int, allowed: npt.NDArray[np.int64] | None = None
+    ) -> list[tuple[int, float]]:
+        """Best ``k`` (passage id, BM25 score) pairs with a score above zero; with
+        ``allowed``, only among those ids."""
         if self._retriever is None or k <= 0:
             return []
         tokens = _bm25s().tokenize(
-            [query], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
+            [query], stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False
         )
         if not tokens[0]:
             return []
+        mask = None
+        if allowed is not None:
+            mask = np.isin(self._ids, allowed).astype(np.float32)
+            if not mask.any():
+                return []
         docs, scores = self._retriever.retrieve(
-            tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=1
+            tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=1, weight_mask=mask
         )
         return [
             (int(self._ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0

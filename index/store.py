@@ -1,7 +1,7 @@
 """SQLite: the source of truth for documents, passages and their vectors.
 
-Passage text is not stored: it is always sliced from the document text, so it
-cannot drift from its offsets. Row ids of passages are AUTOINCREMENT, never reused,
+Each passage row keeps the slice of its document's text at its offsets, written in the
+same transaction as the document, so reading a passage never reads the document. Row ids of passages are AUTOINCREMENT, never reused,
 and double as vector ids in the dense index.
 """
 
@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from index.documents import Document, DocumentInfo, Passage, Span
 from index.errors import IndexStateError, NotFoundError
+from index.lock import write_lock
 
 Vectors = npt.NDArray[np.float32]
 
@@ -126,11 +127,46 @@ def _migration_4(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM passage_tokens WHERE passage_id = ?", (passage_id,))
 
 
+def _migration_5(db: sqlite3.Connection) -> None:
+    # Passage rows carry their own text (and documents their length), so reading a
+    # candidate never loads its document's whole text: a query's cost is bounded by
+    # the candidates, not by document size. SQLite's substr counts code points, as
+    # Python does, so the slice is the same one ``put_document`` writes.
+    columns = {row[1] for row in db.execute("PRAGMA table_info(passages)")}
+    if "text" not in columns:
+        db.execute("ALTER TABLE passages ADD COLUMN text TEXT")
+    if "chars" not in {row[1] for row in db.execute("PRAGMA table_info(documents)")}:
+        db.execute("ALTER TABLE documents ADD COLUMN chars INTEGER NOT NULL DEFAULT 0")
+    _run(
+        db,
+        """
+        UPDATE passages SET text = (SELECT substr(d.text, passages.char_start + 1,
+            passages.char_end - passages.char_start) FROM documents d
+            WHERE d.id = passages.document_id);
+        UPDATE documents SET chars = length(text);
+        """,
+    )
+
+
+def _migration_6(db: sqlite3.Connection) -> None:
+    # A text file's id was its stem, so notes.md and notes.txt collided; it is now its
+    # path with the extension. Top-level files keep their rows under the new id.
+    _run(
+        db,
+        """
+        UPDATE OR IGNORE documents SET doc_id = json_extract(metadata, '$.path')
+        WHERE json_extract(metadata, '$.path') IN (doc_id || '.txt', doc_id || '.md');
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
+    _migration_6,
 ]
 """Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
 
@@ -156,16 +192,28 @@ class StoredPassage:
 
 
 class Store:
-    """One SQLite file; safe to share between threads (calls are serialized)."""
+    """One SQLite file; safe to share between threads (calls are serialized).
 
-    def __init__(self, path: Path) -> None:
+    Opening never creates the file unless ``create`` is set: a reader pointed at a
+    mistyped data dir is told so instead of getting a new, empty index. A schema from an
+    older citeqa is migrated once, under the data dir's write lock.
+    """
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
+        if not create and not path.exists():
+            raise IndexStateError(
+                f"no index in {path.parent}: run `citeqa ingest PATH` with this data dir first"
+            )
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA busy_timeout = 60000")
             self._lock = threading.RLock()
-            self._migrate()
+            if self._version() != len(MIGRATIONS):
+                with write_lock(path.parent):
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                    self._migrate()
         except sqlite3.DatabaseError as exc:
             raise IndexStateError(
                 f"cannot open the SQLite database {path}: {exc}. Move it away and ingest again."
@@ -174,8 +222,11 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        version = self._version()
         if version > len(MIGRATIONS):
             raise IndexStateError(
                 f"{self.path} has schema version {version}, newer than this citeqa knows "
@@ -185,6 +236,10 @@ class Store:
             with self.transaction() as db:
                 MIGRATIONS[number](db)
                 db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -241,9 +296,9 @@ class Store:
         db.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
         cursor = db.execute(
             "INSERT INTO documents (doc_id, text, title, source, url, published, metadata, "
-            "content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "content_hash, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (doc.doc_id, doc.text, doc.title, doc.source, doc.url, doc.published,
-             json.dumps(dict(doc.metadata)), content_hash),
+             json.dumps(dict(doc.metadata)), content_hash, len(doc.text)),
         )  # fmt: skip
         document_row = cursor.lastrowid
         ids: list[int] = []
@@ -251,10 +306,11 @@ class Store:
         for passage, vector, sents in zip(passages, vectors, per_sentence, strict=True):
             cursor = db.execute(
                 "INSERT INTO passages (document_id, seq, char_start, char_end, sentences, "
-                "embedding, sentence_vectors) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "embedding, sentence_vectors, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (document_row, passage.seq, passage.span.start, passage.span.end,
                  json.dumps([[s.start, s.end] for s in passage.sentences]),
-                 np.asarray(vector, dtype=np.float32).tobytes(), _half(sents)),
+                 np.asarray(vector, dtype=np.float32).tobytes(), _half(sents),
+                 doc.text[passage.span.start : passage.span.end]),
             )  # fmt: skip
             ids.append(int(cursor.lastrowid or 0))
         return ids
@@ -288,7 +344,7 @@ class Store:
 
     _INFO_SQL = (
         "SELECT d.doc_id, d.title, d.source, d.url, d.published, "
-        "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), length(d.text) "
+        "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), d.chars "
         "FROM documents d"
     )
 
@@ -316,7 +372,7 @@ class Store:
     # -- passages -----------------------------------------------------------------------
 
     _PASSAGE_SQL = (
-        "SELECT p.id, d.doc_id, p.seq, p.char_start, p.char_end, p.sentences, d.text, d.title, "
+        "SELECT p.id, d.doc_id, p.seq, p.char_start, p.char_end, p.sentences, p.text, d.title, "
         "p.sentence_vectors "
         "FROM passages p "
         "JOIN documents d ON d.id = p.document_id"
@@ -327,9 +383,9 @@ class Store:
         row_id, doc_id, seq, start, end, sentences, text, title, blob = row
         spans = tuple(Span(int(s), int(e)) for s, e in json.loads(str(sentences)))
         first, last = int(str(start)), int(str(end))
-        # Sliced here, in Python, so the text always matches the offsets we report.
+        # Written with the document, from the same slice, in one transaction.
         passage = Passage(
-            f"{doc_id}#{seq}", str(doc_id), int(str(seq)), first, last, str(text)[first:last], spans
+            f"{doc_id}#{seq}", str(doc_id), int(str(seq)), first, last, str(text), spans
         )
         vectors: Vectors | None = None
         if isinstance(blob, bytes) and spans and len(blob) % (2 * len(spans)) == 0:
@@ -348,6 +404,43 @@ class Store:
                 f"{self._PASSAGE_SQL} WHERE p.id IN ({marks})", list(row_ids)
             ).fetchall()
         return {int(r[0]): self._passage(r) for r in rows}
+
+    def passage_ids(self) -> npt.NDArray[np.int64]:
+        """Every passage row id, ascending: what the derived indexes must hold."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM passages ORDER BY id").fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def passage_ids_in(
+        self, doc_ids: Iterable[str] = (), sources: Iterable[str] = ()
+    ) -> npt.NDArray[np.int64]:
+        """Row ids of the passages of these documents, or of documents from these sources."""
+        docs, srcs = list(doc_ids), list(sources)
+        clauses, args = [], []
+        if docs:
+            clauses.append(f"d.doc_id IN ({','.join('?' * len(docs))})")
+            args += docs
+        if srcs:
+            clauses.append(f"d.source IN ({','.join('?' * len(srcs))})")
+            args += srcs
+        where = " AND ".join(clauses) or "1"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
+                f"WHERE {where} ORDER BY p.id",
+                args,
+            ).fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def passage_texts(self) -> Iterator[tuple[int, str, str | None]]:
+        """(row id, passage text, document title) for every passage, in row id order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id, p.text, d.title FROM passages p "
+                "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+            ).fetchall()
+        for row_id, text, title in rows:
+            yield int(row_id), str(text), None if title is None else str(title)
 
     def all_passages(self) -> Iterator[StoredPassage]:
         with self._lock:

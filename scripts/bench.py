@@ -56,7 +56,7 @@ def build_index(data: Path) -> tuple[float, float, int]:
     model.embed("load")
     load_s = time.perf_counter() - started
     started = time.perf_counter()
-    engine = Engine.open(EngineConfig(data_dir=data), model)
+    engine = Engine.open(EngineConfig(data_dir=data), model, create=True)
     report = engine.ingest(read_path(ROOT / "seeds"))
     build_s = time.perf_counter() - started
     engine.close()

@@ -54,7 +54,7 @@ def main() -> None:
     for chunk, title in INDEXING:
         with tempfile.TemporaryDirectory() as folder:
             config = EngineConfig(Path(folder), chunk=ChunkSpec(chunk), title_in_index=title)
-            engine = Engine.open(config, embedder)
+            engine = Engine.open(config, embedder, create=True)
             engine.ingest(read_path(ROOT / "seeds"))
             for name, search in SEARCH.items():
                 engine.config = dataclasses.replace(config, **search)  # type: ignore[arg-type]

@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,36 +17,16 @@ from index import (
     BadQueryError,
     CiteqaError,
     Embedder,
-    Engine,
     IndexStateError,
     NotFoundError,
 )
+from service.lifecycle import EngineSlot, keep_fresh
 from service.render import wants_text
 from service.routes import router
+from service.schemas import NOT_UNICODE
 from service.settings import Settings
 
 log = logging.getLogger("citeqa.service")
-
-
-@dataclass
-class EngineSlot:
-    """The engine, once it has loaded in the background (or why it could not)."""
-
-    engine: Engine | None = None
-    error: str | None = None
-    loaded: threading.Event = field(default_factory=threading.Event)
-
-
-def _load(slot: EngineSlot, settings: Settings, embedder: Embedder | None) -> None:
-    try:
-        engine = Engine.open(settings.engine_config(), embedder)
-        engine.embedder.embed("warm up")  # load the model now, not on the first question
-        slot.engine = engine
-    except (CiteqaError, ImportError, OSError) as exc:
-        slot.error = str(exc)
-        log.error("the index could not be loaded: %s", exc)
-    finally:
-        slot.loaded.set()
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
@@ -58,9 +37,12 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         slot = EngineSlot()
         app.state.slot = slot
-        loader = threading.Thread(target=_load, args=(slot, settings, embedder), daemon=True)
+        loader = threading.Thread(
+            target=keep_fresh, args=(slot, settings, embedder), daemon=True, name="citeqa-index"
+        )
         loader.start()
         yield
+        slot.stop.set()
         loader.join()
         if slot.engine is not None:
             slot.engine.close()
@@ -101,6 +83,8 @@ def _validation_message(exc: RequestValidationError | ValidationError) -> str:
             msg = "unknown field; the body takes question, top_k, mode and filters"
         if err.get("type") == "json_invalid":
             where, msg = "", 'the body is not valid JSON; send an object like {"question": "..."}'
+        if err.get("type") == "string_unicode":  # a lone surrogate where a Literal or key goes
+            msg = f"{NOT_UNICODE}; it holds a lone surrogate (half of a UTF-16 pair)"
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts) or "invalid request"
 
@@ -117,6 +101,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a non-UTF-8 body
+            bad = exc.__cause__
+            message = (
+                f"the body is not valid UTF-8 (byte {bad.start} is 0x{bad.object[bad.start]:02x});"
+                ' send JSON encoded as UTF-8, like {"question": "..."}'
+            )
+            return error_response(request, 422, "invalid_request", message)
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from index import MODES, CiteqaError, Engine, NotFoundError, read_path
+from index import MODES, CiteqaError, Engine, NotFoundError, SkippedFile, count_documents, read_path
 from index import Progress as EngineProgress
 from service.render import render_text
 from service.schemas import QueryResponse
@@ -49,11 +49,16 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         bad = "; ".join(f"CITEQA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
                         for e in exc.errors())  # fmt: skip
         _fail(f"bad setting: {bad}", 2)
+    if settings.log_level == "debug":  # CITEQA_LOG_LEVEL=debug shows each ingest stage
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.DEBUG)
+        logging.getLogger("citeqa").setLevel(logging.DEBUG)
+    return settings
 
 
 @contextmanager
@@ -76,11 +81,21 @@ def _reporter(bar: Progress) -> EngineProgress:
     return report
 
 
-def _open(settings: Settings, report: EngineProgress | None = None) -> Engine:
+def _open(settings: Settings, *, create: bool = False) -> Engine:
     try:
-        return Engine.open(settings.engine_config(), progress=report)
+        return Engine.open(settings.engine_config(), create=create)
     except CiteqaError as exc:
         _fail(str(exc))
+
+
+def _text_arg(value: str, what: str) -> str:
+    """A command-line argument that is not valid text (bytes the locale cannot decode)
+    gets a one-line error, not a traceback."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(f"the {what} is not valid UTF-8 text; pass it in UTF-8", 2)
+    return value
 
 
 @app.command()
@@ -88,23 +103,44 @@ def ingest(
     path: Annotated[
         Path, typer.Argument(help="A folder of .txt/.md files, one file, or BEIR .jsonl")
     ],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on a file that is not UTF-8 text (else skip)")
+    ] = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="Documents per committed batch [env CITEQA_INGEST_BATCH, 64]",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     model: Model = None,
 ) -> None:
-    """Index documents; unchanged ones are skipped, changed ones replaced."""
-    settings = _settings(data_dir=data_dir, model=model)
-    with _progress() as bar:
-        progress = _reporter(bar)
-        engine = _open(settings, progress)
-        try:
-            report = engine.ingest(read_path(path), progress)
-        except CiteqaError as exc:
-            _fail(str(exc))
-        finally:
-            engine.close()
+    """Index documents; unchanged ones are skipped, changed ones replaced.
+
+    Each batch is committed on its own: an interrupted run keeps what it committed, and
+    running it again carries on from there."""
+    settings = _settings(data_dir=data_dir, model=model, ingest_batch=batch_size)
+    skipped: list[SkippedFile] = []
+    engine = _open(settings, create=True)
+    try:
+        with _progress() as bar:
+            documents = read_path(path, strict=strict, on_skip=skipped.append)
+            report = engine.ingest(documents, _reporter(bar), count_documents(path))
+    except CiteqaError as exc:
+        _fail(str(exc))
+    finally:
+        engine.close()
+    for item in skipped:
+        err.print(f"[yellow]skipped[/yellow] {item.path}: {item.reason}", highlight=False)
+    for doc_id in report.empty:
+        err.print(f"[yellow]empty[/yellow] {doc_id}: no text to index, not stored", highlight=False)
     err.print(
-        f"{report.added} added, {report.replaced} replaced, {report.unchanged} unchanged; "
-        f"{report.passages} passages embedded -> {settings.data_dir}"
+        f"{report.added} added, {report.replaced} replaced, {report.unchanged} unchanged, "
+        f"{len(skipped)} skipped, {len(report.empty)} empty; {report.passages} passages "
+        f"embedded -> {settings.data_dir} (generation {report.generation})",
+        highlight=False,
     )
 
 
@@ -118,6 +154,7 @@ def ask(
     model: Model = None,
 ) -> None:
     """Ask a question in-process (no server needed)."""
+    question = _text_arg(question, "question")
     settings = _settings(data_dir=data_dir, model=model)
     engine = _open(settings)
     try:
@@ -148,6 +185,7 @@ def delete(
     data_dir: DataDir = None,
 ) -> None:
     """Remove one document and its passages."""
+    doc_id = _text_arg(doc_id, "document id")
     engine = _open(_settings(data_dir=data_dir))
     try:
         engine.delete(doc_id)

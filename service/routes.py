@@ -61,7 +61,7 @@ def documents(engine: EngineDep) -> DocumentList:
     return DocumentList(documents=[DocumentSummary.from_info(d) for d in engine.documents()])
 
 
-@v1.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS)
+@v1.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
 def document(engine: EngineDep, doc_id: str) -> DocumentOut:
     """One document with its full text; citation offsets index into this text."""
     return DocumentOut.from_document(engine.document(doc_id))

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from index import Document, DocumentInfo, Filters, Hit, SearchResult
 
 MAX_QUESTION = 2000
 MAX_TOP_K = 50
+NOT_UNICODE = "must be valid Unicode text (UTF-8)"
+
+
+def _check_unicode(value: str) -> str:
+    """Refuse lone surrogates: JSON can spell one ("\\ud800"), but no UTF-8 text can hold it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(value[exc.start])
+        raise ValueError(
+            f"{NOT_UNICODE}; character {exc.start} is a lone surrogate U+{bad:04X}, which is"
+            " half of a UTF-16 pair: send the whole character, or remove it"
+        ) from None
+    return value
+
+
+UnicodeStr = Annotated[str, AfterValidator(_check_unicode)]
 
 
 class QueryFilters(BaseModel):
@@ -17,8 +34,8 @@ class QueryFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    doc_ids: list[str] | None = Field(None, max_length=1000)
-    sources: list[str] | None = Field(None, max_length=100)
+    doc_ids: list[UnicodeStr] | None = Field(None, max_length=1000)
+    sources: list[UnicodeStr] | None = Field(None, max_length=100)
 
     def to_engine(self) -> Filters:
         return Filters(frozenset(self.doc_ids or ()), frozenset(self.sources or ()))
@@ -38,7 +55,7 @@ class QueryRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _trimmed(cls, value: str) -> str:
-        value = value.strip()
+        value = _check_unicode(value).strip()
         if not value:
             raise ValueError("the question is empty; send 1 to 2000 characters of text")
         if len(value) > MAX_QUESTION:

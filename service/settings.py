@@ -57,6 +57,19 @@ class Settings(BaseSettings):
         description="answerable=false when a 'how many/much' question finds no sentence "
         "giving that number.",
     )
+    ingest_batch: int = Field(
+        64,
+        ge=1,
+        le=100_000,
+        description="Documents per ingest batch: each is one transaction and one index "
+        "generation, and memory holds one batch.",
+    )
+    refresh_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="How often a server checks the data dir for a newer index generation.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("api_key", mode="before")
@@ -82,4 +95,5 @@ class Settings(BaseSettings):
             answerable_quantities=self.answerable_quantities,
             reranker=self.reranker or None,
             rerank_depth=self.rerank_depth,
+            ingest_batch=self.ingest_batch,
         )

@@ -27,7 +27,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def hash_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = Engine.open(EngineConfig(data_dir=tmp_path / "data"), HashEmbedder())
+    engine = Engine.open(EngineConfig(data_dir=tmp_path / "data"), HashEmbedder(), create=True)
     yield engine
     engine.close()
 
@@ -43,7 +43,7 @@ def seeded_dir(
 ) -> Path:
     """A data dir with the seeds indexed by the real model (built once per session)."""
     data = tmp_path_factory.mktemp("seeded")
-    engine = Engine.open(EngineConfig(data_dir=data), model)
+    engine = Engine.open(EngineConfig(data_dir=data), model, create=True)
     engine.ingest(read_path(SEEDS))
     engine.close()
     return data
@@ -51,6 +51,6 @@ def seeded_dir(
 
 @pytest.fixture
 def seeded(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[Engine]:
-    engine = Engine.open(EngineConfig(data_dir=seeded_dir), model)
+    engine = Engine.open(EngineConfig(data_dir=seeded_dir), model, create=True)
     yield engine
     engine.close()

@@ -34,8 +34,11 @@ def test_ingest_ask_documents_delete(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["documents", "--data-dir", data])
     assert len(listed.stdout.strip().splitlines()) == 5
 
-    assert runner.invoke(app, ["delete", "002_97bb957da4f5db3c", "--data-dir", data]).exit_code == 0
-    gone = runner.invoke(app, ["delete", "002_97bb957da4f5db3c", "--data-dir", data])
+    assert (
+        runner.invoke(app, ["delete", "002_97bb957da4f5db3c.txt", "--data-dir", data]).exit_code
+        == 0
+    )
+    gone = runner.invoke(app, ["delete", "002_97bb957da4f5db3c.txt", "--data-dir", data])
     assert gone.exit_code == 1 and "no document" in gone.output
 
 

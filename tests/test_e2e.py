@@ -78,7 +78,7 @@ def test_ask_sh_prints_cited_passages(server: str) -> None:
     out = done.stdout
     assert BOLTON_ANSWER in out
     assert "[1] " in out and "[3] " in out and "[4] " not in out
-    assert "doc 002_97bb957da4f5db3c" in out and "chars " in out and "»" in out
+    assert "doc 002_97bb957da4f5db3c.txt" in out and "chars " in out and "»" in out
 
 
 def test_ask_sh_reports_server_errors(server: str) -> None:

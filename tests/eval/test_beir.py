@@ -66,7 +66,7 @@ def test_a_rerun_reuses_the_cached_embeddings(tmp_path: Path) -> None:
     base = EngineConfig(tmp_path, chunk=ChunkSpec(200))
     config = EngineConfig(data_dir=cache_dir(tmp_path / "cache", folder, base))
     open_corpus(config, split.corpus, None, HashEmbedder()).close()
-    again = Engine.open(config, HashEmbedder())
+    again = Engine.open(config, HashEmbedder(), create=True)
     report = again.ingest(read_path(split.corpus))
     again.close()
     assert (report.unchanged, report.passages) == (3, 0)

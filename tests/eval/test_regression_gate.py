@@ -33,7 +33,7 @@ CEILINGS = {"answerable_flagged": 0.05, "mean_passage_chars": 600.0}  # measured
 def test_seed_eval_hybrid_stays_above_its_floors(
     tmp_path: Path, model: SentenceTransformerEmbedder
 ) -> None:
-    engine = Engine.open(Settings(data_dir=tmp_path).engine_config(), model)
+    engine = Engine.open(Settings(data_dir=tmp_path).engine_config(), model, create=True)
     try:
         engine.ingest(read_path(SEEDS))
         questions = load_questions(ROOT / "eval" / "questions.jsonl")

@@ -102,3 +102,39 @@ def test_chunk_block_bounds_every_passage() -> None:
     text = "A fairly long sentence that goes on and on without stopping anywhere at all " * 3
     chunks = chunk_block(text, [Span(0, len(text.rstrip()))], ChunkSpec(max_chars=50))
     assert all(len(c.span) <= 50 for c in chunks)
+
+
+markdowny = st.lists(
+    st.sampled_from(["Maduro", "said", "talks.", "U.S.", "\r\n", "\n", "\r\n\r\n", "\r", "é",
+                     "\r\n# ", "\n## ", "##", "#", "\r\n### Heading ###\r\n", "x" * 40]),
+    max_size=120,
+).map(" ".join)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=markdowny, max_chars=st.integers(20, 200), markdown=st.booleans())
+def test_no_span_holds_a_line_break_or_a_skipped_character(
+    text: str, max_chars: int, markdown: bool
+) -> None:
+    metadata = {"format": "markdown"} if markdown else {}
+    prepared = prepare(Document("d", text, metadata=metadata), ChunkSpec(max_chars=max_chars))
+    skipped = {i for b in clean(text, markdown).skip for i in range(b.span.start, b.span.end)}
+    for passage in prepared.passages:
+        passage_text = prepared.passage_text(passage)
+        assert passage_text == passage_text.strip()
+        assert skipped.isdisjoint(range(passage.span.start, passage.span.end))
+        for sentence in passage.sentences:
+            assert not {"\r", "\n"} & set(text[sentence.start : sentence.end])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One here.\r\nTwo there.\r\n", ["One here.", "Two there."]),
+        ("Heading line\r\nBody starts. It ends.", ["Heading line", "Body starts.", "It ends."]),
+        ("Old Mac.\rLine two.", ["Old Mac.", "Line two."]),
+        ("\r\n\r\n  Padded.  \r\n", ["Padded."]),
+    ],
+)
+def test_sentences_stop_at_every_line_break(text: str, expected: list[str]) -> None:
+    assert [text[s.start : s.end] for s in sentence_spans(text)] == expected

@@ -93,3 +93,48 @@ def test_a_document_that_is_only_a_headline_keeps_it_as_content() -> None:
     cleaned = clean("Rubio met Cabello in Caracas.")
     assert cleaned.title == "Rubio met Cabello in Caracas."
     assert cleaned.skip == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "skipped"),
+    [
+        # The first heading is the title and is skipped whole; later ones lose their '#'s.
+        (
+            "# Secret Talks\n\nThey met.\n\n## Outcome ##\nNo deal.\n",
+            "Secret Talks",
+            {"# Secret Talks": "title", "## ": "heading", " ##": "heading"},
+        ),
+        # The first heading need not be level one, nor the first line.
+        ("Lead line.\n### Deep Title\nBody.\n", "Deep Title", {"### Deep Title": "title"}),
+        # An empty heading is all marker.
+        ("# Title\n##\nBody.\n", "Title", {"# Title": "title", "##": "heading"}),
+        # '#' with no space after is text (a hashtag), not a heading.
+        ("#hashtag and more words here\nBody text.\n", "#hashtag and more words here",
+         {"#hashtag and more words here": "title"}),
+        # Only a heading: its text is the content, its marker is still skipped.
+        ("# Just a heading\n", "Just a heading", {"# ": "heading"}),
+    ],
+)  # fmt: skip
+def test_markdown_headings(text: str, title: str, skipped: dict[str, str]) -> None:
+    cleaned = clean(text, markdown=True)
+    assert cleaned.title == title
+    assert {text[b.span.start : b.span.end]: b.kind for b in cleaned.skip} == skipped
+
+
+def test_markdown_off_leaves_hashes_alone() -> None:
+    cleaned = clean(
+        "# Field Notes From Caracas Today\nThe story goes on for a while, as stories do.\n"
+    )
+    assert cleaned.title == "# Field Notes From Caracas Today"
+
+
+@pytest.mark.parametrize("doc_id", sorted(EXPECTED))
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_other_line_breaks_give_the_same_title_source_and_skips(doc_id: str, newline: str) -> None:
+    text = (SEEDS / f"{doc_id}.txt").read_text()
+    other = text.replace("\n", newline)
+    plain, cleaned = clean(text), clean(other)
+    assert (cleaned.title, cleaned.source) == (plain.title, plain.source)
+    assert [other[b.span.start : b.span.end] for b in cleaned.skip] == [
+        text[b.span.start : b.span.end] for b in plain.skip
+    ]

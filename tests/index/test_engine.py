@@ -28,7 +28,7 @@ DOCS = [
 
 
 def open_engine(data: Path, backend: str = "faiss", dim: int = 256) -> Engine:
-    return Engine.open(EngineConfig(data_dir=data, backend=backend), HashEmbedder(dim))  # type: ignore[arg-type]
+    return Engine.open(EngineConfig(data_dir=data, backend=backend), HashEmbedder(dim), create=True)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("backend", ["faiss", "numpy"])
@@ -106,7 +106,7 @@ def test_an_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
         name = "other-model"
 
     with pytest.raises(ModelMismatchError, match="built with model 'hash'"):
-        Engine.open(EngineConfig(data_dir=tmp_path), OtherModel())
+        Engine.open(EngineConfig(data_dir=tmp_path), OtherModel(), create=True)
 
 
 def test_another_dimension_is_refused_and_reindex_repairs(tmp_path: Path) -> None:
@@ -156,8 +156,8 @@ def test_empty_index_answers_nothing_not_an_error(hash_engine: Engine) -> None:
 
 def test_readers(tmp_path: Path) -> None:
     docs = list(read_path(SEEDS))
-    assert [d.doc_id for d in docs] == sorted(p.stem for p in SEEDS.glob("*.txt"))
-    assert docs[0].text == (SEEDS / f"{docs[0].doc_id}.txt").read_text()
+    assert [d.doc_id for d in docs] == sorted(p.name for p in SEEDS.glob("*.txt"))
+    assert docs[0].text == (SEEDS / docs[0].doc_id).read_text()
     beir = tmp_path / "corpus.jsonl"
     beir.write_text('{"_id": "7", "title": "T", "text": "Body."}\n\n{"_id": 8, "text": "More."}\n')
     assert [(d.doc_id, d.title) for d in read_path(beir)] == [("7", "T"), ("8", None)]
@@ -196,7 +196,7 @@ class CountingEmbedder(HashEmbedder):
 
 def test_sentences_are_embedded_once_at_ingest_not_per_question(tmp_path: Path) -> None:
     embedder = CountingEmbedder()
-    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder, create=True)
     engine.ingest(DOCS)
     before = embedder.texts
     result = engine.search("Which animal fetch sticks?", top_k=3)
@@ -205,7 +205,9 @@ def test_sentences_are_embedded_once_at_ingest_not_per_question(tmp_path: Path) 
     engine.close()
 
 
-def test_an_index_without_sentence_vectors_gets_them_on_open(tmp_path: Path) -> None:
+def test_an_index_without_sentence_vectors_is_read_as_is_and_filled_by_the_next_write(
+    tmp_path: Path,
+) -> None:
     engine = open_engine(tmp_path)
     engine.ingest(DOCS)
     expected = engine.search("Which animal fetch sticks?", top_k=3)
@@ -214,10 +216,14 @@ def test_an_index_without_sentence_vectors_gets_them_on_open(tmp_path: Path) -> 
     engine.close()
     embedder = CountingEmbedder()
     reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    again = reopened.search("Which animal fetch sticks?", top_k=3)  # embedded on the fly
+    spans = [(h.highlight.char_start, h.highlight.char_end) for h in expected.hits]
+    assert [(h.highlight.char_start, h.highlight.char_end) for h in again.hits] == spans
+    assert len(reopened.store.passages_without_sentence_vectors()) == 3  # a reader never writes
+    embedder.texts = 0
+    reopened.ingest([])
     assert embedder.texts == 6  # two sentences in each of three documents
     assert reopened.store.passages_without_sentence_vectors() == []
-    again = reopened.search("Which animal fetch sticks?", top_k=3)
-    assert [h.highlight for h in again.hits] == [h.highlight for h in expected.hits]
     reopened.close()
 
 
@@ -226,11 +232,11 @@ def test_sentence_scoring_keeps_hybrid_answers_and_dense_mode_pure(
     tmp_path: Path, fusion: str
 ) -> None:
     config = EngineConfig(data_dir=tmp_path, fusion=fusion, sentence_weight=1.0)  # type: ignore[arg-type]
-    engine = Engine.open(config, HashEmbedder())
+    engine = Engine.open(config, HashEmbedder(), create=True)
     engine.ingest(DOCS)
     assert engine.search("Which animal fetch sticks?").hits[0].passage.doc_id == "b"
     dense = engine.retrieve("Which animal fetch sticks?", 3, "dense")
-    plain = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder())
+    plain = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder(), create=True)
     assert dense == plain.retrieve("Which animal fetch sticks?", 3, "dense")
     plain.close()
     engine.close()
@@ -257,7 +263,9 @@ def test_embed_many_returns_rows_in_input_order_whatever_the_batching() -> None:
 
 def test_the_answerable_verdict_does_not_depend_on_top_k(tmp_path: Path) -> None:
     # a low threshold: the hash embedder's cosines are small; the names rule decides here
-    engine = Engine.open(EngineConfig(tmp_path, answerable_threshold=0.1), HashEmbedder())
+    engine = Engine.open(
+        EngineConfig(tmp_path, answerable_threshold=0.1), HashEmbedder(), create=True
+    )
     engine.ingest([
         Document("a", "Parrots eat seeds and fruit. Parrots talk about seeds all day."),
         Document("b", "Rubio met Cabello in Caracas."),

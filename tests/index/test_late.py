@@ -41,7 +41,7 @@ def test_each_question_token_takes_its_best_match() -> None:
 
 def test_token_vectors_are_stored_at_ingest_not_computed_per_question(tmp_path: Path) -> None:
     embedder = CountingTokens()
-    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder, create=True)
     engine.ingest([Document("a", "Oil sanctions hit hard."), Document("b", "Rain fell.")])
     assert len(embedder.token_texts) == 2  # one text per passage
     embedder.token_texts.clear()
@@ -50,13 +50,17 @@ def test_token_vectors_are_stored_at_ingest_not_computed_per_question(tmp_path: 
     engine.close()
 
 
-def test_an_index_without_token_vectors_gets_them_on_open(tmp_path: Path) -> None:
-    engine = Engine.open(EngineConfig(data_dir=tmp_path, late_weight=0.0), HashEmbedder())
+def test_an_index_without_token_vectors_gets_them_at_the_next_write(tmp_path: Path) -> None:
+    engine = Engine.open(
+        EngineConfig(data_dir=tmp_path, late_weight=0.0), HashEmbedder(), create=True
+    )
     engine.ingest([Document("a", "Oil sanctions hit hard.")])
     assert len(engine.store.passages_without_token_vectors()) == 1  # late off: none stored
     engine.close()
     embedder = CountingTokens()
     reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    assert embedder.token_texts == []  # a reader never writes
+    reopened.ingest([])
     assert len(embedder.token_texts) == 1
     assert reopened.store.passages_without_token_vectors() == []
     reopened.close()
@@ -70,13 +74,13 @@ DOCS = [
 
 def test_late_interaction_keeps_scores_falling_and_dense_mode_pure(tmp_path: Path) -> None:
     docs = [Document(f"d{i}", d.text) for i, d in enumerate(DOCS)]
-    on = Engine.open(EngineConfig(data_dir=tmp_path, late_weight=0.5), HashEmbedder())
+    on = Engine.open(EngineConfig(data_dir=tmp_path, late_weight=0.5), HashEmbedder(), create=True)
     on.ingest(docs)
     hits = on.search("how did sanctions hit the economy?", top_k=7).hits
     assert hits[0].passage.doc_id == "d6"
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
-    off = Engine.open(EngineConfig(data_dir=tmp_path, late_weight=0.0), HashEmbedder())
+    off = Engine.open(EngineConfig(data_dir=tmp_path, late_weight=0.0), HashEmbedder(), create=True)
     question = "trade figures and exports"
     assert on.retrieve(question, 5, "dense") == off.retrieve(question, 5, "dense")
     on.close()
@@ -115,7 +119,7 @@ def test_token_vectors_are_stored_in_half_the_bytes_of_float16() -> None:
 
 
 def test_float16_token_rows_from_before_are_converted_on_open(tmp_path: Path) -> None:
-    engine = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder())
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder(), create=True)
     engine.ingest([Document(f"d{i}", d.text) for i, d in enumerate(DOCS)])
     question = "how did sanctions hit the economy?"
     before = engine.search(question, top_k=7).hits
@@ -129,7 +133,7 @@ def test_float16_token_rows_from_before_are_converted_on_open(tmp_path: Path) ->
         db.execute("PRAGMA user_version = 3")
     engine.close()
     embedder = CountingTokens()
-    reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder, create=True)
     assert embedder.token_texts == []  # converted in place, not embedded again
     hits = reopened.search(question, top_k=7).hits
     assert [h.passage.passage_id for h in hits] == [h.passage.passage_id for h in before]
@@ -158,7 +162,7 @@ class CountingPasses(HashEmbedder):
 
 def test_ingest_and_reindex_take_one_pass_for_vectors_and_tokens(tmp_path: Path) -> None:
     embedder = CountingPasses()
-    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), embedder, create=True)
     engine.ingest([Document(f"d{i}", d.text) for i, d in enumerate(DOCS)])
     assert embedder.passes == [("both", len(DOCS))]
     embedder.passes.clear()

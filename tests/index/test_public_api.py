@@ -13,7 +13,8 @@ EXPORTED = [
     "CiteqaError", "ConfigError", "Document", "DocumentInfo", "Embedder", "Engine",
     "EngineConfig", "Filters", "HashEmbedder", "Highlight", "Hit", "IndexStateError",
     "IngestReport", "Mode", "ModelMismatchError", "NotFoundError", "Passage", "Progress",
-    "SearchResult", "SentenceTransformerEmbedder", "Span", "read_path", "rrf",
+    "SearchResult", "SentenceTransformerEmbedder", "SkippedFile", "Span", "count_documents",
+    "read_path", "rrf",
 ]  # fmt: skip
 
 

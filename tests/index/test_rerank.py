@@ -36,7 +36,7 @@ def test_the_reranker_decides_the_order_of_the_top_candidates(
     tmp_path: Path, tiny_cross_encoder: Path
 ) -> None:
     config = EngineConfig(data_dir=tmp_path, reranker=str(tiny_cross_encoder), rerank_depth=3)
-    engine = Engine.open(config, HashEmbedder())
+    engine = Engine.open(config, HashEmbedder(), create=True)
     engine.ingest(DOCS)
     question = "Which animal fetch sticks?"
     ranked = engine.retrieve(question, 3, "hybrid")
@@ -49,7 +49,7 @@ def test_the_reranker_decides_the_order_of_the_top_candidates(
 
 
 def test_no_reranker_is_loaded_unless_configured(tmp_path: Path) -> None:
-    engine = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder())
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder(), create=True)
     assert engine.reranker is None
     engine.close()
 

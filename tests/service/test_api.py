@@ -60,7 +60,7 @@ def test_documents_list(client: TestClient) -> None:
     assert len(docs) == 5
     assert all(d["passages"] > 0 for d in docs)
     by_id = {d["doc_id"]: d for d in docs}
-    assert by_id["003_1ef814ca7a936dba"]["source"] == "The Guardian"
+    assert by_id["003_1ef814ca7a936dba.txt"]["source"] == "The Guardian"
 
 
 @pytest.mark.parametrize(
@@ -99,9 +99,9 @@ def test_other_errors_are_clear(client: TestClient) -> None:
 
 
 def test_filters_restrict_the_search(client: TestClient) -> None:
-    body = {"question": BOLTON, "top_k": 5, "filters": {"doc_ids": ["003_1ef814ca7a936dba"]}}
+    body = {"question": BOLTON, "top_k": 5, "filters": {"doc_ids": ["003_1ef814ca7a936dba.txt"]}}
     results = client.post("/v1/query", json=body).json()["results"]
-    assert results and {r["citation"]["doc_id"] for r in results} == {"003_1ef814ca7a936dba"}
+    assert results and {r["citation"]["doc_id"] for r in results} == {"003_1ef814ca7a936dba.txt"}
 
 
 def test_api_key_is_required_when_set(seeded_dir: Path, model: SentenceTransformerEmbedder) -> None:

@@ -1,0 +1,314 @@
+"""Writing: a streaming pipeline of read -> prepare -> embed -> commit, one batch at a time.
+
+Each batch is one SQLite transaction and one index generation (``indexfiles``), taken
+under the data dir's write lock; embedding, the slow part, runs outside it. Memory holds
+one batch. A run killed at any moment keeps every committed batch, and the next run
+skips those documents by content hash, so nothing is embedded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+
+from index.config import EngineConfig
+from index.documents import Document, Span
+from index.embedder import Embedder, Vectors
+from index.errors import BadDocumentError, ModelMismatchError
+from index.indexfiles import TITLE_META, IndexFiles
+from index.late import content_vectors, passage_tokens
+from index.lock import write_lock
+from index.passages import PreparedDocument, content_hash, indexed_text, prepare
+from index.store import Store
+
+log = logging.getLogger("citeqa")
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total) during long work; total 0 when unknown."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did; ``empty`` lists documents with no text to index (not stored)."""
+
+    added: int
+    replaced: int
+    unchanged: int
+    passages: int
+    empty: tuple[str, ...] = ()
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class _Change:
+    prepared: PreparedDocument
+    digest: str
+    replaces: bool
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    """One batch, ready to commit: every array is aligned with the batch's passages."""
+
+    changes: tuple[_Change, ...]
+    vectors: Vectors
+    sentence_vectors: list[Vectors]
+    token_vectors: list[Vectors] | None
+
+
+def _batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    stream = iter(documents)
+    while batch := list(islice(stream, size)):
+        yield batch
+
+
+class Writer:
+    """The write side of the engine: ingest, delete and reindex, each under the lock."""
+
+    def __init__(
+        self, config: EngineConfig, store: Store, files: IndexFiles, embedder: Embedder
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.files = files
+        self.embedder = embedder
+
+    def lock(self) -> AbstractContextManager[None]:
+        return write_lock(self.config.data_dir, self.config.lock_timeout)
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    def ingest(
+        self, documents: Iterable[Document], progress: Progress | None = None, total: int = 0
+    ) -> IngestReport:
+        """Add new documents, replace changed ones, skip unchanged ones, batch by batch."""
+        added = replaced = unchanged = passages = done = 0
+        empty: list[str] = []
+        generation = self.store.generation()
+        for number, batch in enumerate(_batches(documents, self.config.ingest_batch), start=1):
+            changes, skipped, blank = self._select(batch)
+            unchanged += skipped
+            empty += blank
+            log.debug("batch %d: embedding %d documents", number, len(changes))
+            embedded = self._embed(changes, progress)
+            if changes or blank:
+                log.debug("batch %d: committing", number)
+                generation = self._commit(embedded, blank)
+                log.debug("batch %d: committed generation %d", number, generation)
+            replaced += sum(c.replaces for c in changes)
+            added += sum(not c.replaces for c in changes)
+            passages += len(embedded.vectors)
+            done += len(batch)
+            if progress:
+                progress("documents", done, max(total, done))
+        for doc_id in empty:
+            log.warning("%s has no text to index; not stored", doc_id)
+        return IngestReport(added, replaced, unchanged, passages, tuple(empty), generation)
+
+    def _select(self, batch: Sequence[Document]) -> tuple[list[_Change], int, list[str]]:
+        """The batch's changed documents, prepared; how many are unchanged; the empty ones."""
+        changes: dict[str, _Change] = {}
+        unchanged = 0
+        empty: dict[str, None] = {}
+        for doc in batch:
+            _check_document(doc)
+            digest = content_hash(doc, self.config.chunk)
+            stored = self.store.content_hash(doc.doc_id)
+            if doc.doc_id in changes or doc.doc_id in empty:  # the later copy wins
+                changes.pop(doc.doc_id, None)
+                empty.pop(doc.doc_id, None)
+                unchanged += 1
+            if stored == digest:
+                unchanged += 1
+                continue
+            prepared = prepare(doc, self.config.chunk)
+            if not prepared.passages:
+                empty[doc.doc_id] = None
+                continue
+            changes[doc.doc_id] = _Change(prepared, digest, stored is not None)
+        return list(changes.values()), unchanged, list(empty)
+
+    def _embed(self, changes: Sequence[_Change], progress: Progress | None) -> _Embedded:
+        texts = [
+            indexed_text(c.prepared.passage_text(p), c.prepared.document.title,
+                         self.config.title_in_index)
+            for c in changes for p in c.prepared.passages
+        ]  # fmt: skip
+        vectors, tokens = self._passage_vectors(texts, progress)
+        items = [(c.prepared.document.doc_id, c.prepared.document.text, 0, p.sentences)
+                 for c in changes for p in c.prepared.passages]  # fmt: skip
+        sentences = embed_sentences(self.embedder, items, self.config.batch_size, progress)
+        return _Embedded(tuple(changes), vectors, sentences, tokens)
+
+    def _passage_vectors(
+        self, texts: Sequence[str], progress: Progress | None
+    ) -> tuple[Vectors, list[Vectors] | None]:
+        """Passage vectors and, with late interaction on, each passage's content-token
+        vectors, from one pass of the model."""
+        report = (lambda d, t: progress("embedding", d, t)) if progress else None
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32), None
+        if self.config.late_weight <= 0:
+            return self.embedder.embed_many(texts, self.config.batch_size, report), None
+        vectors, raw = self.embedder.embed_many_with_tokens(texts, self.config.batch_size, report)
+        return vectors, [content_vectors(t) for t in raw]
+
+    def _commit(self, batch: _Embedded, empty: Sequence[str] = ()) -> int:
+        """One transaction and one generation, under the lock."""
+        with self.lock():
+            self.files.sync()
+            dimension = self._check_dimension(batch.vectors)
+            removed: list[int] = []
+            added: list[int] = []
+            start = 0
+            with self.store.transaction() as db:
+                for change in batch.changes:
+                    doc = change.prepared.document
+                    end = start + len(change.prepared.passages)
+                    removed += Store.passage_ids_of(db, doc.doc_id)
+                    ids = Store.put_document(
+                        db, doc, change.digest, change.prepared.passages,
+                        batch.vectors[start:end], batch.sentence_vectors[start:end],
+                    )  # fmt: skip
+                    if batch.token_vectors is not None:
+                        Store.set_token_vectors(db, ids, batch.token_vectors[start:end])
+                    added += ids
+                    start = end
+                for doc_id in empty:  # a document emptied since it was stored goes away
+                    removed += Store.passage_ids_of(db, doc_id)
+                    Store.delete_document(db, doc_id)
+                Store.set_meta(db, "model", self.embedder.name)
+                Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
+                if dimension:
+                    Store.set_meta(db, "dimension", str(dimension))
+                generation = Store.bump_generation(db)
+            self.files.publish(
+                generation,
+                np.asarray(removed, dtype=np.int64),
+                np.asarray(added, dtype=np.int64),
+                batch.vectors,
+            )
+        return generation
+
+    def _check_dimension(self, vectors: Vectors) -> int:
+        if not len(vectors):
+            return 0
+        dimension = int(vectors.shape[1])
+        stored = self.store.get_meta("dimension")
+        if stored is not None and int(stored) != dimension:
+            raise ModelMismatchError(
+                f"model {self.embedder.name!r} gives {dimension}-dimensional vectors, but the "
+                f"index holds {stored}-dimensional ones; run `citeqa reindex` or use another "
+                "data dir"
+            )
+        return dimension
+
+    # -- delete and reindex ---------------------------------------------------------------
+
+    def delete(self, doc_id: str) -> bool:
+        """Remove one document and its passages; False if it was not there."""
+        with self.lock():
+            self.files.sync()
+            with self.store.transaction() as db:
+                removed = Store.passage_ids_of(db, doc_id)
+                if not Store.delete_document(db, doc_id):
+                    return False
+                generation = Store.bump_generation(db)
+            empty = np.zeros(0, dtype=np.int64)
+            self.files.publish(
+                generation, np.asarray(removed, dtype=np.int64), empty,
+                np.zeros((0, self.files.current.dense.dimension), dtype=np.float32),
+            )  # fmt: skip
+        return True
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Re-embed every passage with the configured model (after a model change)."""
+        with self.lock():
+            passages = list(self.store.all_passages())
+            texts = [self.files.text_of(p) for p in passages]
+            vectors, tokens = self._passage_vectors(texts, progress)
+            items = [(p.passage.doc_id, p.passage.text, p.passage.char_start, p.passage.sentences)
+                     for p in passages]  # fmt: skip
+            sentences = embed_sentences(self.embedder, items, self.config.batch_size, progress)
+            ids = [p.row_id for p in passages]
+            dimension = int(vectors.shape[1]) if len(vectors) else self.embedder.dimension
+            with self.store.transaction() as db:
+                Store.set_vectors(db, ids, vectors)
+                Store.set_sentence_vectors(db, ids, sentences)
+                Store.clear_token_vectors(db)
+                if tokens is not None:
+                    Store.set_token_vectors(db, ids, tokens)
+                Store.set_meta(db, "model", self.embedder.name)
+                Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
+                Store.set_meta(db, "dimension", str(dimension))
+                Store.bump_generation(db)
+            self.files.rebuild()
+        return len(passages)
+
+    def backfill(self, progress: Progress | None = None) -> None:
+        """Sentence and token vectors for passages stored by a citeqa from before they were
+        (a one-time upgrade, under the lock)."""
+        with self.lock():
+            missing = self.store.passages_without_sentence_vectors()
+            if missing:
+                log.warning("embedding the sentences of %d passages (stored once)", len(missing))
+                items = [(p.passage.doc_id, p.passage.text, p.passage.char_start,
+                          p.passage.sentences) for p in missing]  # fmt: skip
+                vectors = embed_sentences(self.embedder, items, self.config.batch_size, progress)
+                with self.store.transaction() as db:
+                    Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
+            if self.config.late_weight <= 0:
+                return
+            missing = self.store.passages_without_token_vectors()
+            tokens = self._tokens([self.files.text_of(p) for p in missing], progress)
+            if missing and tokens is not None:
+                with self.store.transaction() as db:
+                    Store.set_token_vectors(db, [p.row_id for p in missing], tokens)
+
+    def _tokens(self, texts: Sequence[str], progress: Progress | None) -> list[Vectors] | None:
+        if self.config.late_weight <= 0:
+            return None
+        report = (lambda d, t: progress("tokens", d, t)) if progress else None
+        return passage_tokens(self.embedder, texts, progress=report)
+
+
+def _check_document(doc: Document) -> None:
+    if not doc.doc_id.strip():
+        raise BadDocumentError("a document has an empty id; give every document an id")
+    for what, value in (("id", doc.doc_id), ("text", doc.text)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadDocumentError(
+                f"document {doc.doc_id!r}: its {what} is not valid Unicode ({exc.reason} at "
+                f"{exc.start}); send UTF-8 text"
+            ) from exc
+
+
+def embed_sentences(
+    embedder: Embedder,
+    items: Sequence[tuple[str, str, int, Sequence[Span]]],
+    batch_size: int,
+    progress: Progress | None = None,
+) -> list[Vectors]:
+    """One (sentences x dimension) array per ``(doc_id, text, offset, spans)`` passage,
+    where ``text`` starts at document offset ``offset``; a sentence that overlapping
+    passages share is embedded once."""
+    index: dict[tuple[str, Span], int] = {}
+    texts: list[str] = []
+    for key, text, offset, spans in items:
+        for span in spans:
+            if (key, span) not in index:
+                index[(key, span)] = len(texts)
+                texts.append(text[span.start - offset : span.end - offset])
+    vectors = embedder.embed_many(
+        texts,
+        batch_size,
+        (lambda done, total: progress("sentences", done, total)) if progress else None,
+    )
+    return [vectors[[index[(key, span)] for span in spans]] for key, _, _, spans in items]
