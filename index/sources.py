@@ -71,15 +71,17 @@ def _read_folder(
         raise BadDocumentError(f"{folder} holds no .txt or .md files; nothing to index")
     for doc_id, file in files:
         try:
+            _check_name(doc_id)
             text = _decode(file)
         except _NotText as exc:
             if strict:
                 raise BadDocumentError(
                     f"{file}: {exc}; without --strict such a file is skipped with a warning"
                 ) from exc
-            log.warning("skipped %s: %s", file, exc)
+            shown = doc_id.encode("utf-8", "backslashreplace").decode()
+            log.warning("skipped %s: %s", shown, exc)
             if on_skip is not None:
-                on_skip(SkippedFile(doc_id, str(exc)))
+                on_skip(SkippedFile(shown, str(exc)))
             continue
         yield _text_document(text, doc_id)
 
@@ -99,6 +101,13 @@ def _text_document(text: str, doc_id: str) -> Document:
     if text_format:
         metadata["format"] = text_format
     return Document(doc_id=doc_id, text=text, metadata=metadata)
+
+
+def _check_name(doc_id: str) -> None:
+    try:
+        doc_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _NotText("its name is not valid UTF-8, so it cannot be an id; rename it") from None
 
 
 def _decode(path: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -66,8 +66,10 @@ _ENGINE_ERRORS: dict[type[CiteqaError], tuple[int, str]] = {
 }
 
 
-def error_response(request: Request, status: int, code: str, message: str) -> Response:
-    headers = {"Retry-After": "5"} if status == 503 else None
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    headers = {**(headers or {}), **({"Retry-After": "5"} if status == 503 else {})}
     if wants_text(request.headers.get("accept", "")):
         return PlainTextResponse(f"error: {message}\n", status_code=status, headers=headers)
     body = {"error": {"code": code, "message": message}}
@@ -112,7 +114,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.url.path}; see /docs for the API"
-        return error_response(request, exc.status_code, code.get(exc.status_code, "error"), message)
+        allow = (exc.headers or {}).get("Allow")
+        if exc.status_code == 405 and allow:
+            message = f"{request.method} is not allowed on {request.url.path}; use {allow}"
+        # Keep the exception's headers: Allow on a 405 and WWW-Authenticate on a 401 are required.
+        status, kind = exc.status_code, code.get(exc.status_code, "error")
+        return error_response(request, status, kind, message, exc.headers)
 
     @app.exception_handler(CiteqaError)
     async def _engine_error(request: Request, exc: CiteqaError) -> Response:
