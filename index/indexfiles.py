@@ -126,7 +126,9 @@ class IndexFiles:
         log.info("now searching generation %d (%d passages)", snapshot.generation, snapshot.size)
         return True
 
-    def _read(self) -> Snapshot:
+    def _read(self, writing: bool = False) -> Snapshot:
+        """``writing``: the caller holds the write lock, so SQLite ahead of the files
+        means a writer died between its commit and its save, never one still saving."""
         problem = "no manifest"
         for _ in range(3):  # a writer may publish between our reads: look again
             stamp = _stamp(self.manifest_path)
@@ -137,7 +139,7 @@ class IndexFiles:
                     break
                 continue
             try:
-                return self._from_manifest(manifest, stamp)
+                return self._from_manifest(manifest, stamp, writing)
             except IndexStateError as exc:
                 problem = str(exc)
         generation = self.store.generation()
@@ -145,7 +147,7 @@ class IndexFiles:
             log.warning("building the search indexes from SQLite in memory: %s", problem)
         return self.build(generation, _stamp(self.manifest_path))
 
-    def _from_manifest(self, manifest: Manifest, stamp: Stamp | None) -> Snapshot:
+    def _from_manifest(self, manifest: Manifest, stamp: Stamp | None, writing: bool) -> Snapshot:
         if manifest.schema_version != SCHEMA_VERSION:
             raise IndexStateError(
                 f"manifest schema {manifest.schema_version}, expected {SCHEMA_VERSION}"
@@ -164,7 +166,7 @@ class IndexFiles:
                 raise IndexStateError("the index files hold other passage ids than SQLite")
             return snapshot
         # SQLite is ahead: fine while its writer is still saving the files, a crash if not.
-        if is_locked(self.config.data_dir):
+        if not writing and is_locked(self.config.data_dir):
             return snapshot
         raise IndexStateError(
             f"files are from generation {manifest.generation}, SQLite is at {generation}"
@@ -218,7 +220,7 @@ class IndexFiles:
     def sync(self) -> None:
         """Before a write: catch up with other writers and repair a generation a crashed
         writer committed to SQLite but never saved."""
-        snapshot = self._read()
+        snapshot = self._read(writing=True)
         if not snapshot.from_files and (snapshot.generation or snapshot.size):
             self._save(snapshot)
             snapshot = Snapshot(snapshot.generation, snapshot.dense, snapshot.lexical,
@@ -237,6 +239,11 @@ class IndexFiles:
         if len(added):
             dense.add(added, vectors)
         snapshot = Snapshot(generation, dense, self._build_lexical())
+        if not np.array_equal(dense.ids(), snapshot.lexical.ids()):
+            # Never publish a generation whose files disagree: rebuild it from SQLite.
+            log.warning("generation %d: vectors and passages disagree; rebuilding", generation)
+            snapshot = self.build(generation)
+            dense = snapshot.dense
         self._save(snapshot)
         self.current = Snapshot(generation, dense, snapshot.lexical, _stamp(self.manifest_path))
 
