@@ -259,3 +259,29 @@ def test_a_lone_surrogate_in_a_question_is_a_bad_query(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not valid Unicode"):
         engine.search("what about \ud800?")
     engine.close()
+
+
+def test_a_filtered_question_reads_a_bounded_number_of_passages(tmp_path: Path) -> None:
+    """Ten parallel filtered questions over one 300 KB document once cost the whole
+    document per passage row: now rows carry their own text and the filter narrows the
+    candidates, so a question reads at most the candidate depth, whatever the size."""
+    engine = open_engine(tmp_path, candidates=50)
+    sentences = [
+        f"Line {i} notes that shipment {i} of {WORDS[i % 12]} left the port." for i in range(4000)
+    ]
+    engine.ingest([Document("big.txt", "\n".join(sentences)), *corpus(3)])
+    assert len(engine.document("big.txt").text) > 200_000
+    read: list[int] = []
+    original = engine.store.passages
+
+    def counting(row_ids: Sequence[int]) -> dict:  # type: ignore[type-arg]
+        read.append(len(row_ids))
+        return original(row_ids)
+
+    engine.store.passages = counting  # type: ignore[method-assign]
+    result = engine.search("shipment of basil", filters=Filters(doc_ids=frozenset({"big.txt"})))
+    assert result.hits and {h.passage.doc_id for h in result.hits} == {"big.txt"}
+    assert sum(read) <= 2 * 50  # dense and lexical candidates, nothing more
+    stored = next(iter(original([1]).values()))
+    assert not any(len(str(v)) > 10_000 for v in vars(stored).values())  # no document text
+    engine.close()
