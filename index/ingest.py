@@ -89,6 +89,8 @@ class Writer:
         """Add new documents, replace changed ones, skip unchanged ones, batch by batch."""
         added = replaced = unchanged = passages = done = 0
         empty: list[str] = []
+        with self.lock():  # repair what a crashed writer left, even if nothing changes
+            self.files.sync()
         generation = self.store.generation()
         for number, batch in enumerate(_batches(documents, self.config.ingest_batch), start=1):
             changes, skipped, blank = self._select(batch)
