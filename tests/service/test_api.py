@@ -132,3 +132,25 @@ def test_a_broken_index_is_503_not_500(tmp_path: Path, model: SentenceTransforme
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     assert "/v1/query" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_lone_surrogate_is_a_422_that_says_so(client: TestClient) -> None:
+    # Raw JSON: the \ud800 escape is valid JSON but half a UTF-16 pair, not a character.
+    raw = '{"question": "\\ud800"}'
+    response = client.post("/v1/query", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert (
+        message.startswith("question: must be valid Unicode text (UTF-8)") and "U+D800" in message
+    )
+
+
+def test_error_responses_keep_required_headers(
+    client: TestClient, seeded_dir: Path, model: SentenceTransformerEmbedder
+) -> None:
+    put = client.put("/v1/query")
+    assert put.status_code == 405 and put.headers["allow"]
+    assert "PUT is not allowed" in put.json()["error"]["message"]
+    app = create_app(Settings(data_dir=seeded_dir, api_key="s3cret"), embedder=model)  # type: ignore[arg-type]
+    with TestClient(app) as keyed:
+        assert keyed.get("/v1/documents").headers["www-authenticate"] == "Bearer"
