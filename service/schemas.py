@@ -126,7 +126,12 @@ class ResultOut(BaseModel):
 class QueryResponse(BaseModel):
     question: str
     mode: str
-    answerable: bool
+    answerable: bool = Field(
+        description="false is reliable for questions the documents are not about. An "
+        "on-topic question whose answer is missing from the documents usually still comes "
+        "back true (no reader model checks the answer): true means 'these are the best "
+        "passages found', not 'the answer is in them'; read the highlight."
+    )
     took_ms: float
     results: list[ResultOut]
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from eval.seed import run_seed_eval
 from index import Engine
 from service.cli import app
 from tests.conftest import BOLTON, BOLTON_ANSWER, ROOT
+from tests.live import free_port, serving
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 
@@ -32,39 +30,10 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "CITEQA_DATA_DIR": str(seeded_dir), "CITEQA_PORT": str(port),
-           "HF_HUB_OFFLINE": "1"}  # fmt: skip
-    cli = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
-    log = log_path.open("wb")
-    proc = subprocess.Popen(cli, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            time.sleep(0.25)
-        else:
-            raise AssertionError("server never became ready")
+    with serving(seeded_dir, tmp_path_factory.mktemp("server") / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def ask(*args: str, url: str) -> subprocess.CompletedProcess[str]:

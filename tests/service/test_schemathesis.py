@@ -11,11 +11,6 @@ schemathesis.pytest.from_fixture is not used: with pytest 9.2 it fails on `Funct
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +21,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
 from schemathesis.schemas import APIOperation
+
+from tests.live import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -46,41 +43,11 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("schemathesis") / "server.log"
-    env = {**os.environ, "CITEQA_DATA_DIR": str(seeded_dir), "CITEQA_PORT": str(port),
-           "HF_HUB_OFFLINE": "1"}  # fmt: skip
-    cli = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cli, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, proc, log_path)
-            yield Server(url, log_path)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, log_path.read_text()
-        time.sleep(0.25)
-    raise AssertionError(f"server never became ready:\n{log_path.read_text()}")
+    with serving(seeded_dir, log_path) as url:
+        yield Server(url, log_path)
 
 
 def _modes(operation: APIOperation) -> list[GenerationMode]:
