@@ -21,9 +21,9 @@ from index.errors import (
     NotFoundError,
 )
 from index.fusion import RRF_K, rrf
-from index.ingest import IngestReport, Progress
+from index.ingest import DocumentChange, IngestReport, Progress
 from index.search import Engine, Filters
-from index.sources import SkippedFile, count_documents, read_path
+from index.sources import SkippedFile, count_documents, document_from_bytes, read_path
 
 __all__ = [
     "BUNDLED_MODEL",
@@ -35,6 +35,7 @@ __all__ = [
     "CiteqaError",
     "ConfigError",
     "Document",
+    "DocumentChange",
     "DocumentInfo",
     "Embedder",
     "Engine",
@@ -55,6 +56,7 @@ __all__ = [
     "SkippedFile",
     "Span",
     "count_documents",
+    "document_from_bytes",
     "read_path",
     "rrf",
 ]

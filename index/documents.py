@@ -97,10 +97,12 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The answer to one question."""
+    """The answer to one question; ``stages`` is the milliseconds each stage of the search
+    took (those that ran, in order; see ``index.timing``), ``took_ms`` the whole."""
 
     question: str
     mode: str
     answerable: bool
     hits: tuple[Hit, ...]
     took_ms: float
+    stages: Mapping[str, float] = field(default_factory=dict)

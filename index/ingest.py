@@ -33,6 +33,15 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
+class DocumentChange:
+    """What happened to one document: added, replaced, unchanged or empty (not stored)."""
+
+    doc_id: str
+    status: str
+    passages: int
+
+
+@dataclass(frozen=True)
 class IngestReport:
     """What an ingest did; ``empty`` lists documents with no text to index (not stored)."""
 
@@ -42,6 +51,8 @@ class IngestReport:
     passages: int
     empty: tuple[str, ...] = ()
     generation: int = 0
+    changes: tuple[DocumentChange, ...] = ()
+    """One entry per document read, in order (for API callers; the CLI prints counts)."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +103,12 @@ class Writer:
         with self.lock():  # repair what a crashed writer left, even if nothing changes
             self.files.sync()
         generation = self.store.generation()
+        log_changes: list[DocumentChange] = []
         for number, batch in enumerate(_batches(documents, self.config.ingest_batch), start=1):
             changes, skipped, blank = self._select(batch)
             unchanged += skipped
             empty += blank
+            log_changes += _changes(batch, changes, blank)
             log.debug("batch %d: embedding %d documents", number, len(changes))
             embedded = self._embed(changes, progress)
             if changes or blank:
@@ -110,7 +123,9 @@ class Writer:
                 progress("documents", done, max(total, done))
         for doc_id in empty:
             log.warning("%s has no text to index; not stored", doc_id)
-        return IngestReport(added, replaced, unchanged, passages, tuple(empty), generation)
+        return IngestReport(
+            added, replaced, unchanged, passages, tuple(empty), generation, tuple(log_changes)
+        )
 
     def _select(self, batch: Sequence[Document]) -> tuple[list[_Change], int, list[str]]:
         """The batch's changed documents, prepared; how many are unchanged; the empty ones."""
@@ -277,6 +292,23 @@ class Writer:
             return None
         report = (lambda d, t: progress("tokens", d, t)) if progress else None
         return passage_tokens(self.embedder, texts, progress=report)
+
+
+def _changes(
+    batch: Sequence[Document], changes: Sequence[_Change], empty: Sequence[str]
+) -> list[DocumentChange]:
+    by_id = {c.prepared.document.doc_id: c for c in changes}
+    found: dict[str, DocumentChange] = {}
+    for doc in batch:  # a later copy of an id in one batch is the one that counts
+        change = by_id.get(doc.doc_id)
+        if change is not None:
+            status = "replaced" if change.replaces else "added"
+            found[doc.doc_id] = DocumentChange(doc.doc_id, status, len(change.prepared.passages))
+        elif doc.doc_id in empty:
+            found[doc.doc_id] = DocumentChange(doc.doc_id, "empty", 0)
+        else:
+            found[doc.doc_id] = DocumentChange(doc.doc_id, "unchanged", 0)
+    return list(found.values())
 
 
 def _check_document(doc: Document) -> None:

@@ -30,6 +30,7 @@ from index.ingest import IngestReport, Progress, Writer
 from index.late import content_vectors, maxsim, passage_tokens
 from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
+from index.timing import Laps
 
 log = logging.getLogger("citeqa")
 Ids = npt.NDArray[np.int64]
@@ -37,7 +38,8 @@ Ids = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search to some documents or sources (exact match)."""
+    """Restrict a search to some documents or sources (exact match); a value that matches
+    no stored document makes ``Engine.search`` raise ``BadQueryError`` naming it."""
 
     doc_ids: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
@@ -118,7 +120,10 @@ class Engine:
         return engine
 
     def close(self) -> None:
-        self.store.close()
+        """Close the store, after a write in progress in this process (which holds the
+        same lock) has committed: a server shutting down never cuts a write short."""
+        with self._swap:
+            self.store.close()
 
     @property
     def size(self) -> int:
@@ -186,6 +191,13 @@ class Engine:
     def documents(self) -> list[DocumentInfo]:
         return self.store.documents()
 
+    def document_info(self, doc_id: str) -> DocumentInfo:
+        """The listing row of one document; NotFoundError if it is not there."""
+        found = self.store.infos([doc_id])
+        if doc_id not in found:
+            self.store.document(doc_id)  # raises NotFoundError with the usual message
+        return found[doc_id]
+
     @staticmethod
     def _check_query(question: str, mode: str, top_k: int) -> str:
         question = question.strip()
@@ -209,10 +221,13 @@ class Engine:
     ) -> SearchResult:
         """The ``top_k`` best passages for ``question``, each with its best sentence."""
         started = time.perf_counter()
+        laps = Laps()  # SearchResult.stages
         question = self._check_query(question, mode, top_k)
         snapshot = self.files.current  # the whole question runs on this generation
         allowed = self._allowed(filters) if filters else None
+        laps.lap("filter", filters is not None)
         query, tokens = self._embed_question(question, mode)
+        laps.lap("embed")
         # "Not in the corpus" is judged on the same number of results whatever top_k is,
         # so asking for one passage or twenty never changes the verdict.
         wanted = max(top_k, ANSWERABLE_DEPTH)
@@ -220,9 +235,10 @@ class Engine:
         # count once, and the spares fill the gap (sentence vectors are stored, so
         # highlighting the spares costs a dot product each).
         depth = max(self.config.candidates, wanted * 8)
-        order = self._fuse(snapshot, question, query, mode, depth, tokens, allowed)
+        order = self._fuse(snapshot, question, query, mode, depth, tokens, allowed, laps)
         ranked = collapse(order, lambda c: c.stored.passage.text, wanted * 2)
         hits = _distinct_highlights(self._hits(question, query, ranked), wanted)
+        laps.lap("highlight")
         answerable = is_answerable(
             question,
             hits[:ANSWERABLE_DEPTH],
@@ -230,19 +246,29 @@ class Engine:
             names=self.config.answerable_names,
             quantities=self.config.answerable_quantities,
         )
+        laps.lap("answerable")
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(question, mode, answerable, tuple(hits[:top_k]), took)
+        return SearchResult(question, mode, answerable, tuple(hits[:top_k]), took, laps.ms)
 
     def _allowed(self, filters: Filters) -> Ids | None:
         """The passage ids a filter lets through (None: no restriction)."""
         if not filters.doc_ids and not filters.sources:
             return None
+        # Both filters behave one way: a value that matches no document is an error naming
+        # it, never a silently empty answer.
         if filters.doc_ids:
             unknown = sorted(filters.doc_ids - set(self.store.infos(filters.doc_ids)))
             if unknown:
                 raise BadQueryError(
                     f"unknown doc_ids in filters: {', '.join(map(repr, unknown))}; "
                     "GET /v1/documents lists the ids"
+                )
+        if filters.sources:
+            unknown = sorted(filters.sources - self.store.sources())
+            if unknown:
+                raise BadQueryError(
+                    f"unknown sources in filters: {', '.join(map(repr, unknown))}; "
+                    "GET /v1/documents lists each document's source (exact, case-sensitive)"
                 )
         return self.store.passage_ids_in(filters.doc_ids, filters.sources)
 
@@ -255,6 +281,7 @@ class Engine:
         depth: int,
         tokens: Vectors | None,
         allowed: Ids | None = None,
+        laps: Laps | None = None,
     ) -> list[Candidate]:
         """Candidates, best first.
 
@@ -263,8 +290,11 @@ class Engine:
         that holds one sentence saying exactly what was asked should not lose to one that
         is vaguely about it throughout."""
         config = self.config
+        laps = laps or Laps()  # only search() reports its stages
         dense = snapshot.dense.search(query, depth, allowed) if mode != "lexical" else []
+        laps.lap("dense", mode != "lexical")
         lexical = snapshot.lexical.search(question, depth, allowed) if mode != "dense" else []
+        laps.lap("lexical", mode != "dense")
         # Rows deleted since this generation was published are simply not found.
         stored = self.store.passages(list(dict.fromkeys(pid for pid, _ in [*dense, *lexical])))
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
@@ -290,9 +320,14 @@ class Engine:
             for pid, score in order
             if pid in stored
         ]
+        laps.lap("fuse")
         if tokens is not None:  # hybrid with late interaction on (``_embed_question``)
             rows = self._late(rows, tokens)
-        return self._rerank(question, rows) if self.reranker else rows
+            laps.lap("late")
+        if self.reranker:
+            rows = self._rerank(question, rows)
+            laps.lap("rerank")
+        return rows
 
     def _late(self, rows: list[Candidate], tokens: Vectors) -> list[Candidate]:
         """Reorder the top ``late_depth`` by their fused score blended with late

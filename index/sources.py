@@ -110,11 +110,25 @@ def _check_name(doc_id: str) -> None:
         raise _NotText("its name is not valid UTF-8, so it cannot be an id; rename it") from None
 
 
+def document_from_bytes(name: str, data: bytes) -> Document:
+    """An uploaded .txt/.md file as a document with id ``name``, decoded as files are."""
+    if Path(name).suffix.lower() not in TEXT_SUFFIXES:
+        raise BadDocumentError(f"{name}: only .txt and .md files can be uploaded")
+    try:
+        return _text_document(_decode_bytes(data), name)
+    except _NotText as exc:
+        raise BadDocumentError(f"{name}: {exc}") from exc
+
+
 def _decode(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise _NotText(f"cannot be read ({exc.strerror})") from exc
+    return _decode_bytes(data)
+
+
+def _decode_bytes(data: bytes) -> str:
     try:
         # Bytes, not read_text: newline translation would shift every offset on CRLF files.
         text = data.decode("utf-8-sig")

@@ -363,6 +363,14 @@ class Store:
             rows = self._db.execute(f"{self._INFO_SQL} WHERE d.doc_id IN ({marks})", wanted)
             return {row[0]: DocumentInfo(*row) for row in rows.fetchall()}
 
+    def sources(self) -> set[str]:
+        """The distinct ``source`` values of the stored documents (a filter checks against them)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT source FROM documents WHERE source IS NOT NULL"
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
     def counts(self) -> tuple[int, int]:
         with self._lock:
             docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]

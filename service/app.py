@@ -9,11 +9,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from index import (
+    BadDocumentError,
     BadQueryError,
     CiteqaError,
     Embedder,
@@ -21,10 +25,13 @@ from index import (
     NotFoundError,
 )
 from service.lifecycle import EngineSlot, keep_fresh
+from service.limits import BodyLimit
+from service.observability import REQUEST_ID_HEADER, instrument
 from service.render import wants_text
 from service.routes import router
 from service.schemas import NOT_UNICODE
 from service.settings import Settings
+from service.writes import writes
 
 log = logging.getLogger("citeqa.service")
 
@@ -47,7 +54,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         if slot.engine is not None:
             slot.engine.close()
 
-    app = FastAPI(
+    # /docs and /redoc serve Swagger UI and ReDoc from the installed package, not a CDN.
+    app = FastAPIOffline(
         title="citeqa",
         version="0.1.0",
         summary="Ask your documents a question; get the passages that answer it, with citations.",
@@ -55,6 +63,17 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(writes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # off unless CITEQA_CORS_ORIGINS names the web apps' origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+        )
+    instrument(app)  # /metrics, X-Request-ID, access log: after other middleware (outermost)
     _add_error_handlers(app)
     return app
 
@@ -62,6 +81,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 _ENGINE_ERRORS: dict[type[CiteqaError], tuple[int, str]] = {
     NotFoundError: (404, "not_found"),
     BadQueryError: (422, "invalid_request"),
+    BadDocumentError: (422, "invalid_document"),
     IndexStateError: (503, "index_unavailable"),
 }
 
@@ -82,18 +102,54 @@ def _validation_message(exc: RequestValidationError | ValidationError) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
-            msg = "unknown field; the body takes question, top_k, mode and filters"
+            msg = "unknown field; see /docs for the fields this body takes"
         if err.get("type") == "json_invalid":
-            where, msg = "", 'the body is not valid JSON; send an object like {"question": "..."}'
+            detail = str((err.get("ctx") or {}).get("error", ""))
+            where, msg = "", f"the body is not valid JSON ({detail}); send a JSON object"
+            if "surrogate" in detail:
+                msg = f"{NOT_UNICODE}; the body holds a lone surrogate escape (\\ud800-\\udfff)"
         if err.get("type") == "string_unicode":  # a lone surrogate where a Literal or key goes
             msg = f"{NOT_UNICODE}; it holds a lone surrogate (half of a UTF-16 pair)"
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts) or "invalid request"
 
 
+SEND_JSON = "send a JSON object with the header -H 'content-type: application/json'"
+
+
+def _body_not_json(request: Request, exc: RequestValidationError) -> tuple[int, str, str] | None:
+    """415 for a body that is not JSON (curl's -d alone sends a form), 422 for no body: both
+    say how to send JSON, instead of pydantic's "Input should be a valid dictionary"."""
+    whole = [err for err in exc.errors() if tuple(err.get("loc", ())) == ("body",)]
+    if not whole:
+        return None
+    if whole[0].get("type") == "missing":
+        return 422, "invalid_request", f"the request has no body; {SEND_JSON}"
+    kind = request.headers.get("content-type", "")
+    media = kind.split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None  # JSON, just not an object: the usual message says what is wrong
+    sent = f"as {media}" if media else "without a content-type"
+    return 415, "unsupported_media_type", f"the body was sent {sent}, not JSON; {SEND_JSON}"
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (GET and HEAD on /healthz are two routes),
+    found by asking the routes, as the router would, whether each method matches."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        routes = request.app.router.routes
+        if any(isinstance(r, BaseRoute) and r.matches(scope)[0] is Match.FULL for r in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not_json := _body_not_json(request, exc):
+            return error_response(request, *not_json)
         return error_response(request, 422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(ValidationError)
@@ -110,16 +166,23 @@ def _add_error_handlers(app: FastAPI) -> None:
                 ' send JSON encoded as UTF-8, like {"question": "..."}'
             )
             return error_response(request, 422, "invalid_request", message)
-        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's 400 for absurdly deep JSON
+            message = "the JSON body is nested too deeply to read; send a flatter JSON object"
+            return error_response(request, 422, "invalid_request", message)
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                413: "too_large", 415: "unsupported_media_type", 422: "invalid_request"}  # fmt: skip
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.url.path}; see /docs for the API"
-        allow = (exc.headers or {}).get("Allow")
-        if exc.status_code == 405 and allow:
-            message = f"{request.method} is not allowed on {request.url.path}; use {allow}"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route's methods
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+            message = (
+                f"{request.method} is not allowed on {request.url.path}; use {headers['Allow']}"
+            )
         # Keep the exception's headers: Allow on a 405 and WWW-Authenticate on a 401 are required.
         status, kind = exc.status_code, code.get(exc.status_code, "error")
-        return error_response(request, status, kind, message, exc.headers)
+        return error_response(request, status, kind, message, headers)
 
     @app.exception_handler(CiteqaError)
     async def _engine_error(request: Request, exc: CiteqaError) -> Response:
@@ -132,4 +195,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Logged with its traceback for the operator; the client gets no internals.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "internal", "unexpected server error; it was logged")
+        # Sent from outside the access-log middleware, so it stamps the request id itself.
+        rid = getattr(request.state, "request_id", None)
+        headers = {REQUEST_ID_HEADER: rid} if rid else None
+        message = "unexpected server error; it was logged"
+        return error_response(request, 500, "internal", message, headers)

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -33,8 +34,33 @@ app = typer.Typer(
     help="citeqa: ask your documents a question, get cited passages.",
     no_args_is_help=True,
     add_completion=False,
+    # Markdown, not rich markup: rich would take "[env CITEQA_..., default]" for a style tag
+    # and drop it from --help.
+    rich_markup_mode="markdown",
 )
 err = Console(stderr=True)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        try:
+            print(f"citeqa {metadata.version('citeqa')}")
+        except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+            _fail("citeqa is not installed; run `make install` (pip install -e .)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    pass
+
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Index folder [env CITEQA_DATA_DIR, ./data]")
@@ -230,7 +256,7 @@ def eval_command(
         list[str] | None, typer.Option("--mode", help="Mode(s) to score [all three]")
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Report name [seed, <beir>-<split>]")
+        str | None, typer.Option("--name", help="Report name [seed; for --beir, NAME-SPLIT]")
     ] = None,
     reports: Annotated[Path, typer.Option("--reports", help="Report folder")] = Path(
         "eval/reports"
@@ -308,10 +334,14 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.observability import log_config
 
     settings = _settings(host=host, port=port, data_dir=data_dir, model=model)
+    # JSON log lines, one access line per request from our middleware (uvicorn's is off);
+    # on SIGTERM requests in flight get shutdown_seconds to finish.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level)  # fmt: skip
+                log_level=settings.log_level, log_config=log_config(settings.log_level),
+                access_log=False, timeout_graceful_shutdown=settings.shutdown_seconds)  # fmt: skip
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 from index import CiteqaError, Embedder, Engine, SentenceTransformerEmbedder
 from service.settings import Settings
@@ -25,14 +26,19 @@ class EngineSlot:
     error: str | None = None
     loaded: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
+    model_load_seconds: float | None = None
 
 
 def keep_fresh(slot: EngineSlot, settings: Settings, embedder: Embedder | None) -> None:
     """Open the engine, then follow the data dir's generations until ``slot.stop``."""
-    config = settings.engine_config()
+    # A write through the API waits a bounded time for another writer (then 503).
+    config = replace(settings.engine_config(), lock_timeout=settings.write_wait_seconds)
     embedder = embedder or SentenceTransformerEmbedder(config.model, config.device)
     try:
+        started = time.perf_counter()
         embedder.embed("warm up")  # load the model now, not on the first question
+        slot.model_load_seconds = time.perf_counter() - started
+        log.info("model %s loaded in %.2f s", embedder.name, slot.model_load_seconds)
     except (CiteqaError, ImportError, OSError) as exc:
         slot.error = f"the model could not be loaded: {exc}"
         log.error("%s", slot.error)

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from index import IndexStateError
 from service.deps import EngineDep, get_engine, require_api_key
+from service.metrics import metrics_of
 from service.render import render_text, wants_text
 from service.schemas import (
     MAX_TOP_K,
@@ -31,13 +32,14 @@ ERRORS: dict[int | str, dict[str, object]] = {
 def _answer(request: Request, engine: EngineDep, body: QueryRequest) -> Response | QueryResponse:
     filters = body.filters.to_engine() if body.filters else None
     result = engine.search(body.question, body.top_k, body.mode, filters)
+    metrics_of(request).observe_search(result)
     response = QueryResponse.from_result(result)
     if wants_text(request.headers.get("accept", "")):
         return PlainTextResponse(render_text(response))
     return response
 
 
-@v1.post("/query", response_model=QueryResponse, responses=ERRORS)
+@v1.post("/query", response_model=QueryResponse, responses={**ERRORS, 415: {"model": ErrorOut}})
 def query(request: Request, engine: EngineDep, body: QueryRequest) -> Response | QueryResponse:
     """Answer a question with ranked, cited passages."""
     return _answer(request, engine, body)
@@ -67,12 +69,15 @@ def document(engine: EngineDep, doc_id: str) -> DocumentOut:
     return DocumentOut.from_document(engine.document(doc_id))
 
 
+# HEAD as well, for load balancers; kept out of the schema (it would repeat the GET).
+@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz", response_model=Status)
 def healthz() -> Status:
     """The process is up."""
     return Status(status="ok")
 
 
+@router.head("/readyz", include_in_schema=False)
 @router.get("/readyz", response_model=Status, responses={503: {"model": ErrorOut}})
 def readyz(request: Request) -> Status:
     """Ready once the index and model are loaded."""

@@ -30,7 +30,8 @@ UnicodeStr = Annotated[str, AfterValidator(_check_unicode)]
 
 
 class QueryFilters(BaseModel):
-    """Search only these documents and/or sources (exact values from GET /v1/documents)."""
+    """Search only these documents and/or sources (exact values from GET /v1/documents);
+    a value that matches no document is a 422 naming it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -48,7 +49,10 @@ class QueryRequest(BaseModel):
     )
 
     question: str = Field(description="1 to 2,000 characters after trimming.")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many passages to return.")
+    # strict: "3" and true are refused in a JSON body (GET /v1/query parses its "3" itself).
+    top_k: int = Field(
+        5, ge=1, le=MAX_TOP_K, strict=True, description="How many passages to return (a number)."
+    )
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     filters: QueryFilters | None = None
 
@@ -193,3 +197,76 @@ class ErrorOut(BaseModel):
 class Status(BaseModel):
     status: str
     detail: str | None = None
+
+
+MAX_DOC_ID = 512
+
+
+def _check_doc_id(value: str) -> str:
+    value = _check_unicode(value)
+    if not value.strip():
+        raise ValueError("doc_id is empty; give a non-blank id, or leave it out to derive one")
+    if len(value) > MAX_DOC_ID:
+        raise ValueError(f"doc_id has {len(value)} characters; use {MAX_DOC_ID} or fewer")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("doc_id holds a control character (newline, tab, ...); remove it")
+    return value
+
+
+DocId = Annotated[str, AfterValidator(_check_doc_id)]
+
+
+class DocumentIn(BaseModel):
+    """A document to index: its text is kept exactly as sent; citations index into it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "doc_id": "memo-7.txt",
+                    "text": "The envoy met Rubio on Monday.",
+                    "title": "Memo 7",
+                    "source": "Internal",
+                }
+            ]  # fmt: skip
+        },
+    )
+
+    doc_id: DocId | None = Field(
+        None, description="Your id for it; when absent, derived from a hash of the text."
+    )
+    text: UnicodeStr
+    title: UnicodeStr | None = None
+    source: UnicodeStr | None = None
+    url: UnicodeStr | None = None
+    published: UnicodeStr | None = Field(None, description="A date, as you write it.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form JSON object.")
+
+
+class DocumentReplace(BaseModel):
+    """The new version of a document (its id is in the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: UnicodeStr
+    title: UnicodeStr | None = None
+    source: UnicodeStr | None = None
+    url: UnicodeStr | None = None
+    published: UnicodeStr | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentWriteOut(BaseModel):
+    doc_id: str
+    status: Literal["added", "replaced", "unchanged", "empty", "deleted"] = Field(
+        description="empty: the text has nothing to index, so it is not stored."
+    )
+    passages: int
+
+
+class WriteOut(BaseModel):
+    """What a write did; it is durable and searchable once this is returned."""
+
+    generation: int = Field(description="The index generation that holds the write.")
+    documents: list[DocumentWriteOut]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import BUNDLED_MODEL, ChunkSpec, EngineConfig
+
+# What a browser sends in its Origin header: scheme://host[:port], nothing after.
+_ORIGIN = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[^/\s:\[\]]+)(:\d{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -19,11 +24,29 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Where the index lives.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser (CORS), comma-separated "
+        "or a JSON list, like http://localhost:3000; * allows any; empty: CORS off.",
+    )
     model: str = Field(
         BUNDLED_MODEL,
         description="sentence-transformers model name or folder; default: bundled MiniLM.",
     )
     api_key: SecretStr | None = Field(None, description="When set, /v1 needs this bearer key.")
+    admin_key: SecretStr | None = Field(
+        None, description="When set, document writes need this key; the API key then only reads."
+    )
+    max_body_bytes: int = Field(
+        10_000_000, ge=1_000, description="Largest request body the API accepts, in bytes."
+    )
+    max_document_chars: int = Field(
+        5_000_000, ge=100, description="Longest document text the API accepts, in characters."
+    )
+    max_upload_files: int = Field(100, ge=1, description="Most files in one multipart upload.")
+    write_wait_seconds: float = Field(
+        60.0, gt=0, description="How long an API write waits for another writer to finish."
+    )
     backend: Literal["faiss", "numpy"] = Field("faiss", description="Vector search backend.")
     chunk_chars: int = Field(500, ge=100, le=5000, description="Largest passage, in characters.")
     answerable_threshold: float = Field(
@@ -71,12 +94,43 @@ class Settings(BaseSettings):
         description="How often a server checks the data dir for a newer index generation.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_seconds: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="On SIGTERM, how long `citeqa serve` waits for requests in flight before "
+        "cancelling them (a write in progress still completes before the process exits).",
+    )
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "admin_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker compose passes CITEQA_API_KEY= when it is not set on the host.
         return None if value == "" else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        if isinstance(value, str):  # the environment: a JSON list, or comma-separated
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list of origins ({exc})") from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_only(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme://host[:port] with no path or "
+                    "trailing slash, like http://localhost:3000 (or * for any)"
+                )
+        return origins
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -48,3 +53,50 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("CITEQA_PORT", "eighty")
     bad = runner.invoke(app, ["documents", "--data-dir", str(tmp_path)])
     assert bad.exit_code == 2 and "CITEQA_PORT" in bad.output
+
+
+def _help(*command: str) -> str:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    # Undo the table's wrapping: drop its borders and join the words again.
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+
+
+@pytest.mark.parametrize(
+    ("command", "hints"),
+    [
+        (
+            ("ingest",),
+            [
+                "[env CITEQA_INGEST_BATCH, 64]",
+                "[env CITEQA_DATA_DIR, ./data]",
+                "[env CITEQA_MODEL]",
+            ],
+        ),
+        (("serve",), ["[env CITEQA_HOST, 127.0.0.1]", "[env CITEQA_PORT, 8000]"]),
+        (("eval",), ["[CITEQA_CHUNK_CHARS]", "[all three]", "[seed; for --beir, NAME-SPLIT]"]),
+    ],
+)
+def test_help_keeps_the_env_and_default_hints(command: tuple[str, ...], hints: list[str]) -> None:
+    text = _help(*command)
+    for hint in hints:
+        assert hint in text
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"citeqa {metadata.version('citeqa')}\n"
+    assert "--version" in _help()
+
+
+def test_the_installed_command_has_version_and_hints() -> None:
+    script = Path(sys.executable).with_name("citeqa")
+    if not script.exists():
+        pytest.skip("citeqa is not installed into this interpreter's bin/")
+    version = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("citeqa ")
+    env = {**os.environ, "COLUMNS": "200"}
+    shown = subprocess.run(
+        [script, "ingest", "--help"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert "[env CITEQA_DATA_DIR, ./data]" in shown.stdout

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -132,6 +133,16 @@ def test_filters_and_duplicate_collapse(tmp_path: Path) -> None:
     assert {h.passage.doc_id for h in only.hits} == {"c"}
     with pytest.raises(BadQueryError, match="unknown doc_ids"):
         engine.search("x", filters=Filters(doc_ids=frozenset({"nope"})))
+
+
+def test_an_unknown_source_is_an_error_like_an_unknown_doc_id(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest([Document("n", "Parrots talk at the news desk.", source="Gazette"), *DOCS])
+    assert engine.store.sources() == {"Gazette"}  # documents without a source add none
+    only = engine.search("parrots", filters=Filters(sources=frozenset({"Gazette"})))
+    assert {h.passage.doc_id for h in only.hits} == {"n"}
+    with pytest.raises(BadQueryError, match=r"unknown sources in filters: 'gazette'.*GET /v1/doc"):
+        engine.search("parrots", filters=Filters(sources=frozenset({"Gazette", "gazette"})))
 
 
 @pytest.mark.parametrize(
@@ -277,3 +288,43 @@ def test_the_answerable_verdict_does_not_depend_on_top_k(tmp_path: Path) -> None
     assert verdicts == {True}
     assert engine.search("What did Putin say about parrots?", top_k=1).answerable is False
     engine.close()
+
+
+@pytest.mark.parametrize(
+    ("mode", "filters", "stages"),
+    [
+        ("hybrid", None, ["embed", "dense", "lexical", "fuse", "late", "highlight", "answerable"]),
+        ("dense", None, ["embed", "dense", "fuse", "highlight", "answerable"]),
+        ("lexical", Filters(doc_ids=frozenset({"b"})),
+         ["filter", "embed", "lexical", "fuse", "highlight", "answerable"]),
+    ],
+)  # fmt: skip
+def test_search_times_each_stage_that_ran(
+    tmp_path: Path, mode: str, filters: Filters | None, stages: list[str]
+) -> None:
+    engine = open_engine(tmp_path)
+    engine.ingest(DOCS)
+    result = engine.search("Which animal fetch sticks?", mode=mode, filters=filters)
+    assert list(result.stages) == stages
+    assert all(ms >= 0 for ms in result.stages.values())
+    assert sum(result.stages.values()) <= result.took_ms
+
+
+def test_close_waits_for_a_write_in_progress(tmp_path: Path) -> None:
+    class Slow(HashEmbedder):
+        entered = threading.Event()
+
+        def embed_batch(self, texts: Sequence[str]) -> Vectors:
+            self.entered.set()
+            threading.Event().wait(0.2)
+            return super().embed_batch(texts)
+
+    engine = Engine.open(EngineConfig(data_dir=tmp_path), Slow(), create=True)
+    writer = threading.Thread(target=engine.ingest, args=(DOCS,))
+    writer.start()
+    assert Slow.entered.wait(5)
+    engine.close()  # after the write has committed, not in the middle of it
+    writer.join(5)
+    reopened = open_engine(tmp_path)
+    assert {d.doc_id for d in reopened.documents()} == {"a", "b", "c"}
+    reopened.close()

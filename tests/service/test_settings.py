@@ -29,3 +29,37 @@ def test_a_bad_setting_names_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_blank_api_key_means_no_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITEQA_API_KEY", "")
     assert Settings().api_key is None
+
+
+@pytest.mark.parametrize(
+    ("env", "origins"),
+    [
+        ("", []),
+        ("http://localhost:3000", ["http://localhost:3000"]),
+        (
+            " http://localhost:3000 , https://app.example.org:8443,",
+            ["http://localhost:3000", "https://app.example.org:8443"],
+        ),
+        ('["http://[::1]:8080", "*"]', ["http://[::1]:8080", "*"]),
+    ],
+)
+def test_cors_origins_are_comma_separated_or_a_json_list(
+    monkeypatch: pytest.MonkeyPatch, env: str, origins: list[str]
+) -> None:
+    monkeypatch.setenv("CITEQA_CORS_ORIGINS", env)
+    assert Settings().cors_origins == origins
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ("http://localhost:3000/", "'http://localhost:3000/' is not an origin"),
+        ("localhost:3000", "'localhost:3000' is not an origin"),
+        ('["http://a.example"', "not a JSON list of origins"),
+    ],
+)
+def test_a_bad_cors_origin_is_named(monkeypatch: pytest.MonkeyPatch, env: str, says: str) -> None:
+    monkeypatch.setenv("CITEQA_CORS_ORIGINS", env)
+    with pytest.raises(ValidationError, match="cors_origins") as error:
+        Settings()
+    assert says in str(error.value)
