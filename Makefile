@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install run test lint format bench eval eval-scifact clean
+.PHONY: install run test lint format bench load eval eval-scifact clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,10 @@ format: install
 
 bench: install
 	$(PY) scripts/bench.py
+
+# 8 clients, 60 s, 90% questions and 10% writes against a real server -> bench/results/load.*
+load: install
+	$(PY) scripts/load.py
 
 # Seed questions, all three modes -> eval/reports/seed.{md,json,png}
 eval: install
