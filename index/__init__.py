@@ -22,6 +22,7 @@ from index.errors import (
 )
 from index.fusion import RRF_K, rrf
 from index.ingest import DocumentChange, IngestReport, Progress
+from index.packing import Block, Packed, pack
 from index.search import Engine, Filters
 from index.sources import SkippedFile, count_documents, document_from_bytes, read_path
 
@@ -31,6 +32,7 @@ __all__ = [
     "RRF_K",
     "BadDocumentError",
     "BadQueryError",
+    "Block",
     "ChunkSpec",
     "CiteqaError",
     "ConfigError",
@@ -49,6 +51,7 @@ __all__ = [
     "Mode",
     "ModelMismatchError",
     "NotFoundError",
+    "Packed",
     "Passage",
     "Progress",
     "SearchResult",
@@ -57,6 +60,7 @@ __all__ = [
     "Span",
     "count_documents",
     "document_from_bytes",
+    "pack",
     "read_path",
     "rrf",
 ]

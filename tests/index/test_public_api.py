@@ -9,11 +9,11 @@ import index
 from tests.conftest import ROOT
 
 EXPORTED = [
-    "BUNDLED_MODEL", "MODES", "RRF_K", "BadDocumentError", "BadQueryError", "ChunkSpec",
+    "BUNDLED_MODEL", "MODES", "RRF_K", "BadDocumentError", "BadQueryError", "Block", "ChunkSpec",
     "CiteqaError", "ConfigError", "Document", "DocumentChange", "DocumentInfo", "Embedder", "Engine",
     "EngineConfig", "Filters", "HashEmbedder", "Highlight", "Hit", "IndexStateError",
-    "IngestReport", "Mode", "ModelMismatchError", "NotFoundError", "Passage", "Progress",
-    "SearchResult", "SentenceTransformerEmbedder", "SkippedFile", "Span", "count_documents", "document_from_bytes",
+    "IngestReport", "Mode", "ModelMismatchError", "NotFoundError", "Packed", "Passage", "Progress",
+    "SearchResult", "SentenceTransformerEmbedder", "SkippedFile", "Span", "count_documents", "document_from_bytes", "pack",
     "read_path", "rrf",
 ]  # fmt: skip
 
