@@ -1,0 +1,166 @@
+"""The two tools chatbots call, `search` and `fetch`: their arguments, results and logic.
+
+One definition serves every way in: the MCP server (``service.mcp``), the function-calling
+definitions and their executor (``GET /v1/tools``, ``POST /v1/tools/{name}``) and the
+typed client, so the schemas a model sees can never drift from what runs.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import get_close_matches
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from index import Engine, Filters, NotFoundError, pack
+
+MAX_FETCH_CHARS = 20_000
+ANSWERABLE_NOTE = (
+    "answerable=false is reliable for questions the documents are not about; an on-topic "
+    "question whose answer is missing usually still comes back true, so check the quoted "
+    "text before answering from it."
+)
+_SPAN_RE = re.compile(r"^(?P<doc>.+):(?P<start>\d+)-(?P<end>\d+)$")
+
+
+class SearchArgs(BaseModel):
+    """Find the passages that answer a question, packed as labelled, citable evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=2000, description="The question, in words.")
+    top_k: int = Field(5, ge=1, le=50, description="How many passages to consider.")
+    mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="Retrieval mode.")
+    doc_ids: list[str] | None = Field(
+        None, description="Search only these documents (ids from list_documents)."
+    )
+    max_chars: int = Field(
+        8000, ge=200, le=100_000, description="Budget for the packed evidence text."
+    )
+
+
+class HighlightOut(BaseModel):
+    text: str
+    char_start: int
+    char_end: int
+
+
+class SearchHit(BaseModel):
+    """One evidence block: ``text`` is exactly the document's text at [char_start, char_end)."""
+
+    label: str
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    published: str | None
+    char_start: int
+    char_end: int
+    score: float
+    text: str
+    highlight: HighlightOut
+
+
+class SearchOut(BaseModel):
+    query: str
+    answerable: bool = Field(description=ANSWERABLE_NOTE)
+    truncated: bool = Field(description="True when blocks were left out to keep max_chars.")
+    results: list[SearchHit]
+    context: str = Field(description="The blocks as one text, each headed by its [n] label.")
+
+
+class FetchArgs(BaseModel):
+    """Read a document, or a span of it, to check or widen a citation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        min_length=1,
+        description="A doc_id, or doc_id:start-end for a span (offsets from search results).",
+    )
+
+
+class FetchOut(BaseModel):
+    id: str
+    title: str | None
+    text: str = Field(description=f"The exact text (at most {MAX_FETCH_CHARS:,} characters).")
+    url: str | None
+    metadata: dict[str, object]
+
+
+def run_search(engine: Engine, args: SearchArgs) -> SearchOut:
+    """Search and pack; an unknown doc id is an error naming close matches (never ignored)."""
+    doc_ids = frozenset(args.doc_ids or ())
+    if doc_ids:
+        _check_ids(engine, doc_ids)
+    result = engine.search(args.query, args.top_k, args.mode, Filters(doc_ids=doc_ids))
+    packed = pack(result.hits, args.max_chars)
+    hits = [
+        SearchHit(
+            label=b.label,
+            doc_id=b.doc_id,
+            title=b.title,
+            source=b.source,
+            url=b.url,
+            published=b.published,
+            char_start=b.char_start,
+            char_end=b.char_end,
+            score=round(b.score, 6),
+            text=b.text,
+            highlight=HighlightOut(
+                text=b.highlight.text,
+                char_start=b.highlight.char_start,
+                char_end=b.highlight.char_end,
+            ),
+        )  # fmt: skip
+        for b in packed.blocks
+    ]
+    return SearchOut(query=result.question, answerable=result.answerable,
+                     truncated=packed.truncated, results=hits, context=packed.context)  # fmt: skip
+
+
+def run_fetch(engine: Engine, args: FetchArgs) -> FetchOut:
+    """The whole document, or the span ``doc_id:start-end``, up to MAX_FETCH_CHARS."""
+    doc_id, start, end = _parse_id(engine, args.id)
+    _check_ids(engine, frozenset({doc_id}))
+    doc = engine.document(doc_id)
+    if end is None:
+        start, end = 0, len(doc.text)
+    if start >= end or end > len(doc.text):
+        raise NotFoundError(
+            f"span {start}-{end} is not inside {doc_id!r}, which has {len(doc.text)} "
+            "characters; give doc_id:start-end with start < end <= its length"
+        )
+    if end - start > MAX_FETCH_CHARS:
+        raise NotFoundError(
+            f"{doc_id!r} {start}-{end} is {end - start:,} characters; fetch at most "
+            f"{MAX_FETCH_CHARS:,} at a time, e.g. {doc_id}:{start}-{start + MAX_FETCH_CHARS}"
+        )
+    return FetchOut(id=args.id, title=doc.title, text=doc.text[start:end], url=doc.url,
+                    metadata=dict(doc.metadata))  # fmt: skip
+
+
+def _parse_id(engine: Engine, given: str) -> tuple[str, int, int | None]:
+    """``doc_id`` or ``doc_id:start-end``; an id that itself ends in ":n-m" wins if stored."""
+    match = _SPAN_RE.match(given)
+    if match is None or engine.store.infos([given]):
+        return given, 0, None
+    return match["doc"], int(match["start"]), int(match["end"])
+
+
+def _check_ids(engine: Engine, doc_ids: frozenset[str]) -> None:
+    known = engine.store.infos(doc_ids)
+    unknown = sorted(doc_ids - set(known))
+    if not unknown:
+        return
+    every = [d.doc_id for d in engine.documents()]
+    hints = []
+    for doc_id in unknown:
+        close = get_close_matches(doc_id, every, n=3, cutoff=0.5)
+        hints.append(
+            f"{doc_id!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+        )
+    raise NotFoundError(
+        f"no document with id {'; '.join(hints)}; list_documents (GET /v1/documents) gives the ids"
+    )
