@@ -116,7 +116,11 @@ def ask_example(body: str, url: str) -> str:
     return body[: block.start("code")] + f"{line}\n{printed}" + body[block.end("code") :]
 
 
-EXAMPLES: dict[str, Callable[[str, str], str]] = {"query": query_example, "ask": ask_example}
+EXAMPLES: dict[str, Callable[[str, str], str]] = {
+    "query": query_example,
+    "context": query_example,  # the same shape: a curl command, then its JSON
+    "ask": ask_example,
+}
 
 
 def regenerate(readme: str, url: str) -> str:

@@ -26,6 +26,8 @@ from index import (
 )
 from service.lifecycle import EngineSlot, keep_fresh
 from service.limits import BodyLimit
+from service.llm_routes import llm
+from service.mcp import McpEndpoint
 from service.observability import REQUEST_ID_HEADER, instrument
 from service.render import wants_text
 from service.routes import router
@@ -48,7 +50,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             target=keep_fresh, args=(slot, settings, embedder), daemon=True, name="citeqa-index"
         )
         loader.start()
-        yield
+        async with app.state.mcp.running():  # the /mcp session manager
+            yield
         slot.stop.set()
         loader.join()
         if slot.engine is not None:
@@ -64,6 +67,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.state.settings = settings
     app.include_router(router)
     app.include_router(writes)
+    app.state.mcp = McpEndpoint(app, settings)  # MCP over Streamable HTTP, behind the API key
+    app.add_route("/mcp", app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    app.include_router(llm)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # off unless CITEQA_CORS_ORIGINS names the web apps' origins
         app.add_middleware(

@@ -1,4 +1,4 @@
-"""The `citeqa` command: ingest, serve, ask, documents, delete, reindex."""
+"""The `citeqa` command: ingest, serve, mcp, ask, documents, delete, reindex."""
 
 from __future__ import annotations
 
@@ -330,7 +330,7 @@ def serve(
     data_dir: DataDir = None,
     model: Model = None,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the REST API (OpenAPI docs at /docs) and MCP over Streamable HTTP at /mcp."""
     import uvicorn
 
     from service.app import create_app
@@ -342,6 +342,22 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level, log_config=log_config(settings.log_level),
                 access_log=False, timeout_graceful_shutdown=settings.shutdown_seconds)  # fmt: skip
+
+
+@app.command("mcp")
+def mcp_command(data_dir: DataDir = None, model: Model = None) -> None:
+    """Serve the MCP tools (search, fetch, list_documents) over stdio, for Claude Desktop,
+    Cursor and the like; reads the data dir and follows new ingests. Logs go to stderr."""
+    from index import SentenceTransformerEmbedder
+    from service.mcp import serve_stdio
+
+    settings = _settings(data_dir=data_dir, model=model)
+    try:
+        config = settings.engine_config()
+        embedder = SentenceTransformerEmbedder(config.model, config.device)
+        serve_stdio(settings, embedder)
+    except (CiteqaError, ImportError, OSError) as exc:
+        _fail(str(exc))
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from index import Document, DocumentInfo, Filters, Hit, SearchResult
+from index import Document, DocumentInfo, Filters, Hit, Packed, SearchResult
+from service.tools import ANSWERABLE_NOTE
 
 MAX_QUESTION = 2000
 MAX_TOP_K = 50
@@ -270,3 +271,57 @@ class WriteOut(BaseModel):
 
     generation: int = Field(description="The index generation that holds the write.")
     documents: list[DocumentWriteOut]
+
+
+MAX_CONTEXT_CHARS = 100_000
+
+
+class ContextRequest(QueryRequest):
+    """A question, and the budget for the evidence text packed for an LLM prompt."""
+
+    max_chars: int = Field(
+        8000,
+        ge=200,
+        le=MAX_CONTEXT_CHARS,
+        strict=True,
+        description="Budget for `context`, in characters; it is never exceeded.",
+    )
+
+
+class ContextCitation(BaseModel):
+    """Where block ``label`` comes from: its text is the document's text[char_start:char_end]."""
+
+    label: str
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    char_start: int
+    char_end: int
+
+
+class ContextResponse(BaseModel):
+    question: str
+    answerable: bool = Field(description=ANSWERABLE_NOTE)
+    truncated: bool = Field(description="True when blocks were left out to keep max_chars.")
+    context: str = Field(
+        description="Labelled evidence blocks, best first, each headed by its label and title."
+    )
+    citations: list[ContextCitation]
+
+    @classmethod
+    def from_packed(cls, result: SearchResult, packed: Packed) -> ContextResponse:
+        citations = [
+            ContextCitation(
+                label=b.label,
+                doc_id=b.doc_id,
+                title=b.title,
+                source=b.source,
+                url=b.url,
+                char_start=b.char_start,
+                char_end=b.char_end,
+            )
+            for b in packed.blocks
+        ]
+        return cls(question=result.question, answerable=result.answerable,
+                   truncated=packed.truncated, context=packed.context, citations=citations)  # fmt: skip

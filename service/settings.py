@@ -93,6 +93,16 @@ class Settings(BaseSettings):
         le=60,
         description="How often a server checks the data dir for a newer index generation.",
     )
+    public_url: str | None = Field(
+        None,
+        description="This server's address as clients reach it (behind a proxy, its public "
+        "URL): document links in MCP results point here; default http://{host}:{port}.",
+    )
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        description="Host headers /mcp accepts (DNS-rebinding protection), comma-separated or "
+        "a JSON list; host:* allows any port; * turns the check off.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_seconds: int = Field(
         30,
@@ -102,13 +112,13 @@ class Settings(BaseSettings):
         "cancelling them (a write in progress still completes before the process exits).",
     )
 
-    @field_validator("api_key", "admin_key", mode="before")
+    @field_validator("api_key", "admin_key", "public_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker compose passes CITEQA_API_KEY= when it is not set on the host.
         return None if value == "" else value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "mcp_allowed_hosts", mode="before")
     @classmethod
     def _origin_list(cls, value: object) -> object:
         if isinstance(value, str):  # the environment: a JSON list, or comma-separated
@@ -131,6 +141,22 @@ class Settings(BaseSettings):
                     "trailing slash, like http://localhost:3000 (or * for any)"
                 )
         return origins
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) URL, like https://citeqa.example.org")
+        return value.rstrip("/") if value else None
+
+    @property
+    def base_url(self) -> str:
+        """``public_url``, else the address this server listens on."""
+        if self.public_url:
+            return self.public_url
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        return f"http://{host}:{self.port}"
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from difflib import get_close_matches
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,11 +90,19 @@ class FetchOut(BaseModel):
     metadata: dict[str, object]
 
 
-def run_search(engine: Engine, args: SearchArgs) -> SearchOut:
-    """Search and pack; an unknown doc id is an error naming close matches (never ignored)."""
+def view_url(base_url: str, doc_id: str) -> str:
+    """The document's view on this server (``GET /v1/documents/{doc_id}``)."""
+    return f"{base_url.rstrip('/')}/v1/documents/{quote(doc_id, safe='/')}"
+
+
+def run_search(engine: Engine, args: SearchArgs, base_url: str | None = None) -> SearchOut:
+    """Search and pack; an unknown doc id is an error naming close matches (never ignored).
+
+    With ``base_url``, a document without a source URL gets its view on this server, since
+    some clients (ChatGPT connectors) cite only results that have a url."""
     doc_ids = frozenset(args.doc_ids or ())
     if doc_ids:
-        _check_ids(engine, doc_ids)
+        check_ids(engine, doc_ids)
     result = engine.search(args.query, args.top_k, args.mode, Filters(doc_ids=doc_ids))
     packed = pack(result.hits, args.max_chars)
     hits = [
@@ -102,7 +111,7 @@ def run_search(engine: Engine, args: SearchArgs) -> SearchOut:
             doc_id=b.doc_id,
             title=b.title,
             source=b.source,
-            url=b.url,
+            url=b.url or (view_url(base_url, b.doc_id) if base_url else None),
             published=b.published,
             char_start=b.char_start,
             char_end=b.char_end,
@@ -120,10 +129,11 @@ def run_search(engine: Engine, args: SearchArgs) -> SearchOut:
                      truncated=packed.truncated, results=hits, context=packed.context)  # fmt: skip
 
 
-def run_fetch(engine: Engine, args: FetchArgs) -> FetchOut:
-    """The whole document, or the span ``doc_id:start-end``, up to MAX_FETCH_CHARS."""
+def run_fetch(engine: Engine, args: FetchArgs, base_url: str | None = None) -> FetchOut:
+    """The whole document, or the span ``doc_id:start-end``, up to MAX_FETCH_CHARS
+    (``base_url``: as in run_search)."""
     doc_id, start, end = _parse_id(engine, args.id)
-    _check_ids(engine, frozenset({doc_id}))
+    check_ids(engine, frozenset({doc_id}))
     doc = engine.document(doc_id)
     if end is None:
         start, end = 0, len(doc.text)
@@ -137,7 +147,8 @@ def run_fetch(engine: Engine, args: FetchArgs) -> FetchOut:
             f"{doc_id!r} {start}-{end} is {end - start:,} characters; fetch at most "
             f"{MAX_FETCH_CHARS:,} at a time, e.g. {doc_id}:{start}-{start + MAX_FETCH_CHARS}"
         )
-    return FetchOut(id=args.id, title=doc.title, text=doc.text[start:end], url=doc.url,
+    url = doc.url or (view_url(base_url, doc_id) if base_url else None)
+    return FetchOut(id=args.id, title=doc.title, text=doc.text[start:end], url=url,
                     metadata=dict(doc.metadata))  # fmt: skip
 
 
@@ -149,7 +160,8 @@ def _parse_id(engine: Engine, given: str) -> tuple[str, int, int | None]:
     return match["doc"], int(match["start"]), int(match["end"])
 
 
-def _check_ids(engine: Engine, doc_ids: frozenset[str]) -> None:
+def check_ids(engine: Engine, doc_ids: frozenset[str]) -> None:
+    """NotFoundError naming each unknown id and its close matches, if any id is unknown."""
     known = engine.store.infos(doc_ids)
     unknown = sorted(doc_ids - set(known))
     if not unknown:

@@ -49,7 +49,9 @@ def test_only_the_outputs_are_rewritten(monkeypatch: pytest.MonkeyPatch) -> None
     readme = (
         "intro\n<!-- example:query -->\n```sh\ncurl -s localhost:8000/v1/query \\\n"
         "  -d '{}'\n```\n\nout:\n\n```json\nOLD\n```\n<!-- /example -->\n"
-        '<!-- example:ask -->\n```\n$ scripts/ask.sh "q" 1\nOLD\n```\n<!-- /example -->\nend\n'
+        '<!-- example:ask -->\n```\n$ scripts/ask.sh "q" 1\nOLD\n```\n<!-- /example -->\n'
+        "<!-- example:context -->\n```sh\ncurl -s localhost:8000/v1/context -d '{}'\n```\n\n"
+        "```json\nOLD\n```\n<!-- /example -->\nend\n"
     )
     calls: list[tuple[str, ...]] = []
 
@@ -63,7 +65,9 @@ def test_only_the_outputs_are_rewritten(monkeypatch: pytest.MonkeyPatch) -> None
     fresh = examples.regenerate(readme, "http://127.0.0.1:9")
     assert calls[0][:3] == ("curl", "-s", "http://127.0.0.1:9/v1/query")
     assert calls[1] == ("scripts/ask.sh", "q", "1")
-    assert fresh == readme.replace(
-        "OLD\n", '{\n  "took_ms": 1.5,\n  "ranks": {"dense": 1, "lexical": null}\n}\n', 1
-    ).replace('$ scripts/ask.sh "q" 1\nOLD\n', '$ scripts/ask.sh "q" 1\nQ: q  (hybrid, 12 ms)\n')
+    assert calls[2][:3] == ("curl", "-s", "http://127.0.0.1:9/v1/context")
+    json_out = '{\n  "took_ms": 1.5,\n  "ranks": {"dense": 1, "lexical": null}\n}\n'
+    assert fresh == readme.replace("OLD\n", json_out, 1).replace(
+        '$ scripts/ask.sh "q" 1\nOLD\n', '$ scripts/ask.sh "q" 1\nQ: q  (hybrid, 12 ms)\n'
+    ).replace("OLD\n", json_out)
     assert examples.normalized('"took_ms": 1.5, (hybrid, 12 ms)') == '"took_ms": …, (hybrid, … ms)'

@@ -44,6 +44,10 @@ OPERATIONS = {
     "POST /v1/documents",
     "PUT /v1/documents/{doc_id}",
     "DELETE /v1/documents/{doc_id}",
+    "POST /v1/context",
+    "GET /v1/context",
+    "GET /v1/tools",
+    "POST /v1/tools/{name}",
 }
 
 
