@@ -220,6 +220,14 @@ class IndexFiles:
     def sync(self) -> None:
         """Before a write: catch up with other writers and repair a generation a crashed
         writer committed to SQLite but never saved."""
+        current = self.current
+        if (
+            current.from_files
+            and current.stamp is not None
+            and current.stamp == _stamp(self.manifest_path)
+            and current.generation == self.store.generation()
+        ):
+            return  # nobody wrote since we loaded or published: no need to read it again
         snapshot = self._read(writing=True)
         if not snapshot.from_files and (snapshot.generation or snapshot.size):
             self._save(snapshot)

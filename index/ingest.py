@@ -9,6 +9,7 @@ skips those documents by content hash, so nothing is embedded twice.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -98,57 +99,50 @@ class Writer:
         self, documents: Iterable[Document], progress: Progress | None = None, total: int = 0
     ) -> IngestReport:
         """Add new documents, replace changed ones, skip unchanged ones, batch by batch."""
-        added = replaced = unchanged = passages = done = 0
-        empty: list[str] = []
         with self.lock():  # repair what a crashed writer left, even if nothing changes
             self.files.sync()
         generation = self.store.generation()
-        log_changes: list[DocumentChange] = []
+        report: list[DocumentChange] = []
+        passages = done = 0
         for number, batch in enumerate(_batches(documents, self.config.ingest_batch), start=1):
-            changes, skipped, blank = self._select(batch)
-            unchanged += skipped
-            empty += blank
-            log_changes += _changes(batch, changes, blank)
+            changes, blank = self._select(batch)
+            report += _changes(batch, changes, blank)
             log.debug("batch %d: embedding %d documents", number, len(changes))
             embedded = self._embed(changes, progress)
             if changes or blank:
                 log.debug("batch %d: committing", number)
                 generation = self._commit(embedded, blank)
                 log.debug("batch %d: committed generation %d", number, generation)
-            replaced += sum(c.replaces for c in changes)
-            added += sum(not c.replaces for c in changes)
             passages += len(embedded.vectors)
             done += len(batch)
             if progress:
                 progress("documents", done, max(total, done))
+        counts = Counter(change.status for change in report)
+        empty = tuple(change.doc_id for change in report if change.status == "empty")
         for doc_id in empty:
             log.warning("%s has no text to index; not stored", doc_id)
-        return IngestReport(
-            added, replaced, unchanged, passages, tuple(empty), generation, tuple(log_changes)
-        )
+        return IngestReport(counts["added"], counts["replaced"], counts["unchanged"], passages,
+                            empty, generation, tuple(report))  # fmt: skip
 
-    def _select(self, batch: Sequence[Document]) -> tuple[list[_Change], int, list[str]]:
-        """The batch's changed documents, prepared; how many are unchanged; the empty ones."""
+    def _select(self, batch: Sequence[Document]) -> tuple[list[_Change], list[str]]:
+        """The batch's changed documents, prepared, and its empty ones; a later copy of an
+        id in the batch wins."""
         changes: dict[str, _Change] = {}
-        unchanged = 0
         empty: dict[str, None] = {}
         for doc in batch:
             _check_document(doc)
+            changes.pop(doc.doc_id, None)
+            empty.pop(doc.doc_id, None)
             digest = content_hash(doc, self.config.chunk)
             stored = self.store.content_hash(doc.doc_id)
-            if doc.doc_id in changes or doc.doc_id in empty:  # the later copy wins
-                changes.pop(doc.doc_id, None)
-                empty.pop(doc.doc_id, None)
-                unchanged += 1
             if stored == digest:
-                unchanged += 1
                 continue
             prepared = prepare(doc, self.config.chunk)
             if not prepared.passages:
                 empty[doc.doc_id] = None
                 continue
             changes[doc.doc_id] = _Change(prepared, digest, stored is not None)
-        return list(changes.values()), unchanged, list(empty)
+        return list(changes.values()), list(empty)
 
     def _embed(self, changes: Sequence[_Change], progress: Progress | None) -> _Embedded:
         texts = [

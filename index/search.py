@@ -166,9 +166,7 @@ class Engine:
         """Add new documents, replace changed ones, skip unchanged ones (by content hash),
         in batches of ``config.ingest_batch``, each committed and searchable on its own."""
         with self._swap:
-            if self.store.passages_without_sentence_vectors() or (
-                self.config.late_weight > 0 and self.store.passages_without_token_vectors()
-            ):
+            if self.store.needs_backfill(tokens=self.config.late_weight > 0):
                 self.writer.backfill(progress)
             return self.writer.ingest(documents, progress, total)
 

@@ -456,6 +456,16 @@ class Store:
         for row in rows:
             yield self._passage(row)
 
+    def needs_backfill(self, tokens: bool) -> bool:
+        """Whether some passage lacks sentence vectors (or, with ``tokens``, token vectors):
+        an index from before they were stored. EXISTS, so no row is read into Python."""
+        query = "SELECT EXISTS(SELECT 1 FROM passages WHERE sentence_vectors IS NULL)"
+        if tokens:
+            query += (" OR EXISTS(SELECT 1 FROM passages p LEFT JOIN passage_tokens t "
+                      "ON t.passage_id = p.id WHERE t.passage_id IS NULL)")  # fmt: skip
+        with self._lock:
+            return bool(self._db.execute(query).fetchone()[0])
+
     def passages_without_sentence_vectors(self) -> list[StoredPassage]:
         with self._lock:
             rows = self._db.execute(

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -40,8 +42,9 @@ console = Console(stderr=True)
 
 
 def pct(values: list[float], q: float) -> float:
+    """The ``q``th percentile (nearest rank); 0 for no values."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -69,37 +72,49 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_latencies(data: Path) -> tuple[list[float], list[float], list[float]]:
+CLI = [sys.executable, "-c", "from service.cli import main; main()"]
+
+
+@contextmanager
+def serving(data: Path, log: Path | None = None, **env: str) -> Iterator[str]:
+    """`citeqa serve` over ``data`` on a free port, ready to answer; stopped afterwards.
+    The other scripts (load, mcp_bench) start their servers with this too."""
     port = free_port()
-    env = {**os.environ, "CITEQA_DATA_DIR": str(data), "CITEQA_PORT": str(port),
-           "CITEQA_LOG_LEVEL": "warning"}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from service.cli import main; main()", "serve"], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=60) as client:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    environ |= {"CITEQA_DATA_DIR": str(data), "CITEQA_PORT": str(port), "HF_HUB_OFFLINE": "1",
+                "CITEQA_LOG_LEVEL": "warning", **env}  # fmt: skip
+    with open(log or os.devnull, "wb") as out:
+        server = subprocess.Popen(
+            [*CLI, "serve"], env=environ, stdout=out, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
             for _ in range(600):
                 try:
-                    if client.get("/readyz").status_code == 200:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
-            for q in QUESTIONS:  # warm-up, not measured
-                client.get("/v1/query", params={"q": q})
-            health, query, server_ms = [], [], []
-            for i in track(range(QUERIES), description="HTTP queries", console=console):
-                started = time.perf_counter()
-                client.get("/healthz")
-                health.append((time.perf_counter() - started) * 1000)
-                started = time.perf_counter()
-                body = client.post("/v1/query", json={"question": QUESTIONS[i % len(QUESTIONS)]})
-                query.append((time.perf_counter() - started) * 1000)
-                server_ms.append(body.json()["took_ms"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+def http_latencies(data: Path) -> tuple[list[float], list[float], list[float]]:
+    with serving(data) as url, httpx.Client(base_url=url, timeout=60) as client:
+        for q in QUESTIONS:  # warm-up, not measured
+            client.get("/v1/query", params={"q": q})
+        health, query, server_ms = [], [], []
+        for i in track(range(QUERIES), description="HTTP queries", console=console):
+            started = time.perf_counter()
+            client.get("/healthz")
+            health.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            body = client.post("/v1/query", json={"question": QUESTIONS[i % len(QUESTIONS)]})
+            query.append((time.perf_counter() - started) * 1000)
+            server_ms.append(body.json()["took_ms"])
     return health, query, server_ms
 
 

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench import CLI, pct, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
@@ -47,11 +48,6 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"query": [], "write": []})
     errors: list[str] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if values else 0.0
 
 
 def memo(client_no: int, n: int) -> tuple[str, str]:
@@ -115,34 +111,15 @@ async def run(url: str, key: str | None, clients: int, seconds: float, share: fl
     return tally
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def own_server() -> Iterator[str]:
     """`citeqa serve` over a fresh index of seeds/, for a self-contained run."""
-    cli = [sys.executable, "-c", "from service.cli import main; main()"]
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "CITEQA_DATA_DIR": str(Path(tmp) / "data"), "HF_HUB_OFFLINE": "1",
-               "CITEQA_PORT": str(free_port()), "CITEQA_LOG_LEVEL": "warning"}  # fmt: skip
-        subprocess.run([*cli, "ingest", str(ROOT / "seeds")], env=env, check=True)
-        server = subprocess.Popen([*cli, "serve"], env=env)
-        url = f"http://127.0.0.1:{env['CITEQA_PORT']}"
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
+        data = Path(tmp) / "data"
+        env = {**os.environ, "CITEQA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+        subprocess.run([*CLI, "ingest", str(ROOT / "seeds")], env=env, check=True)
+        with serving(data) as url:
             yield url
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
 
 
 def chart(tally: Tally, path: Path) -> None:

@@ -10,28 +10,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-import httpx
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench import OUT, QUESTIONS, build_index, console, free_port, pct, summary
+from bench import CLI, OUT, QUESTIONS, build_index, console, pct, serving, summary
 from index import SentenceTransformerEmbedder
 from service.mcp import CiteqaMCP, FollowedEngine
 from service.settings import Settings
 
 CALLS = 100
-CLI = [sys.executable, "-c", "from service.cli import main; main()"]
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
@@ -76,34 +70,14 @@ def over_stdio(data: Path, log: Path) -> list[float]:
     return anyio.run(main)
 
 
-@asynccontextmanager
-async def _serving(data: Path, log: Path) -> AsyncIterator[str]:
-    port = free_port()
-    with log.open("wb") as out:
-        server = subprocess.Popen([*CLI, "serve"], env=_env(data, CITEQA_PORT=str(port)),
-                                  stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await anyio.sleep(0.2)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
 def over_http(data: Path, log: Path) -> list[float]:
     async def main() -> list[float]:
-        async with _serving(data, log) as url, httpx2.AsyncClient(timeout=60) as http:
+        async with httpx2.AsyncClient(timeout=60) as http:
             async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
                 return await _calls(client)
 
-    return anyio.run(main)
+    with serving(data, log) as url:
+        return anyio.run(main)
 
 
 def main() -> None:

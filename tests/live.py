@@ -71,3 +71,13 @@ def wait_until(
             raise AssertionError(log_path.read_text() if log_path else "process died")
         time.sleep(0.05)
     raise AssertionError(f"not true after {seconds} s")
+
+
+def ready(client: object, status: int = 200, seconds: float = 20) -> None:
+    """Wait until an in-process app (a TestClient) answers /readyz with ``status``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if client.get("/readyz").status_code == status:  # type: ignore[attr-defined]
+            return
+        time.sleep(0.05)
+    raise AssertionError(client.get("/readyz").json())  # type: ignore[attr-defined]

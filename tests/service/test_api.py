@@ -11,21 +11,14 @@ from index import SentenceTransformerEmbedder
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import BOLTON, BOLTON_ANSWER
-
-
-def _ready(client: TestClient) -> None:
-    for _ in range(200):
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError(client.get("/readyz").json())
+from tests.live import ready
 
 
 @pytest.fixture
 def client(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=seeded_dir), embedder=model)
     with TestClient(app) as client:
-        _ready(client)
+        ready(client)
         yield client
 
 
@@ -107,7 +100,7 @@ def test_filters_restrict_the_search(client: TestClient) -> None:
 def test_api_key_is_required_when_set(seeded_dir: Path, model: SentenceTransformerEmbedder) -> None:
     app = create_app(Settings(data_dir=seeded_dir, api_key="s3cret"), embedder=model)  # type: ignore[arg-type]
     with TestClient(app) as client:
-        _ready(client)
+        ready(client)
         denied = client.get("/v1/query", params={"q": BOLTON})
         assert denied.status_code == 401 and "Bearer" in denied.json()["error"]["message"]
         ok = client.get(

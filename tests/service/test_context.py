@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,23 +14,16 @@ from service.app import create_app
 from service.settings import Settings
 from service.tools import ANSWERABLE_NOTE
 from tests.conftest import BOLTON, BOLTON_ANSWER
+from tests.live import ready
 
 pytestmark = pytest.mark.model
-
-
-def _ready(client: TestClient) -> None:
-    for _ in range(200):
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError(client.get("/readyz").json())
 
 
 @pytest.fixture(scope="module")
 def client(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=seeded_dir), embedder=model)
     with TestClient(app) as client:
-        _ready(client)
+        ready(client)
         yield client
 
 
@@ -152,7 +144,7 @@ def test_context_needs_the_api_key_when_one_is_set(
 ) -> None:
     app = create_app(Settings(data_dir=seeded_dir, api_key="s3cret"), embedder=model)
     with TestClient(app) as client:
-        _ready(client)
+        ready(client)
         assert client.post("/v1/context", json={"question": BOLTON}).status_code == 401
         assert client.get("/v1/context", params={"q": BOLTON}).status_code == 401
         key = {"Authorization": "Bearer s3cret"}

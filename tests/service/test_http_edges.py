@@ -5,7 +5,6 @@ say what is allowed, and CORS when it is configured."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,22 +15,15 @@ from index import HashEmbedder, SentenceTransformerEmbedder
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import BOLTON
+from tests.live import ready
 
 GUARDIAN_DOC = "003_1ef814ca7a936dba.txt"  # the one seed whose source is The Guardian
-
-
-def _ready(client: TestClient, status: int = 200) -> None:
-    for _ in range(200):
-        if client.get("/readyz").status_code == status:
-            return
-        time.sleep(0.05)
-    raise AssertionError(client.get("/readyz").json())
 
 
 @pytest.fixture
 def client(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(data_dir=seeded_dir), embedder=model)) as client:
-        _ready(client)
+        ready(client)
         yield client
 
 
@@ -80,7 +72,7 @@ def test_the_schema_declares_the_api_key(client: TestClient) -> None:
 def test_the_key_is_checked_as_before(seeded_dir: Path, model: SentenceTransformerEmbedder) -> None:
     keyed = create_app(Settings(data_dir=seeded_dir, api_key="s3cret"), embedder=model)  # type: ignore[arg-type]
     with TestClient(keyed) as client:
-        _ready(client)
+        ready(client)
         denied = client.get("/v1/documents", headers={"x-api-key": "wrong"})
         assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
         assert "'Authorization: Bearer <key>' (or X-API-Key)" in _message(denied)
@@ -89,7 +81,7 @@ def test_the_key_is_checked_as_before(seeded_dir: Path, model: SentenceTransform
         assert client.get("/v1/documents", headers=bearer).status_code == 200
     blank = create_app(Settings(data_dir=seeded_dir, api_key=""), embedder=model)  # type: ignore[arg-type]
     with TestClient(blank) as client:
-        _ready(client)
+        ready(client)
         assert client.get("/v1/documents").status_code == 200  # a blank key is no key
 
 
@@ -180,7 +172,7 @@ def test_head_on_the_probes_answers_like_get(client: TestClient, tmp_path: Path)
         assert head.status_code == 200 and head.content == b"", path
     # No index in this data dir: /readyz is 503, for HEAD as for GET.
     with TestClient(create_app(Settings(data_dir=tmp_path), embedder=HashEmbedder())) as empty:
-        _ready(empty, 503)
+        ready(empty, 503)
         head = empty.head("/readyz")
         assert head.status_code == 503 and head.content == b""
         assert empty.head("/healthz").status_code == 200
@@ -228,7 +220,7 @@ def test_cors_origins_let_those_web_apps_in(
 ) -> None:
     settings = Settings(data_dir=seeded_dir, cors_origins=[WEB_APP])
     with TestClient(create_app(settings, embedder=model)) as client:
-        _ready(client)
+        ready(client)
         preflight = _preflight(client, WEB_APP)
         assert preflight.status_code == 200  # type: ignore[attr-defined]
         headers = preflight.headers  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from service.settings import Settings
 from service.tooldefs import strict_schema
 from service.tools import FetchArgs, SearchArgs
 from tests.conftest import BOLTON, BOLTON_ANSWER
+from tests.live import ready
 
 pytestmark = pytest.mark.model
 
@@ -27,19 +27,11 @@ STRICT_KEYWORDS = {"type", "description", "enum", "items", "properties", "requir
 MODELS = {"search": SearchArgs, "fetch": FetchArgs}
 
 
-def _ready(client: TestClient) -> None:
-    for _ in range(200):
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError(client.get("/readyz").json())
-
-
 @pytest.fixture(scope="module")
 def client(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=seeded_dir), embedder=model)
     with TestClient(app) as client:
-        _ready(client)
+        ready(client)
         yield client
 
 
@@ -196,7 +188,7 @@ def test_tools_need_the_api_key_when_one_is_set(
 ) -> None:
     app = create_app(Settings(data_dir=seeded_dir, api_key="s3cret"), embedder=model)
     with TestClient(app) as client:
-        _ready(client)
+        ready(client)
         assert client.get("/v1/tools").status_code == 401
         assert client.post("/v1/tools/search", json={"query": BOLTON}).status_code == 401
         key = {"X-API-Key": "s3cret"}

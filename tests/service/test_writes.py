@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from fastapi.testclient import TestClient
 from index import SentenceTransformerEmbedder
 from service.app import create_app
 from service.settings import Settings
+from tests.live import ready
 
 MEMO = {
     "doc_id": "memos/memo-7.txt",
@@ -29,14 +29,6 @@ def _client(data: Path, model: SentenceTransformerEmbedder, **settings: Any) -> 
     return TestClient(create_app(Settings(data_dir=data, **settings), embedder=model))
 
 
-def _ready(client: TestClient) -> None:
-    for _ in range(400):
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError(client.get("/readyz").json())
-
-
 @pytest.fixture
 def data(seeded_dir: Path, tmp_path: Path) -> Path:
     shutil.copytree(seeded_dir, tmp_path / "data")
@@ -46,7 +38,7 @@ def data(seeded_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def client(data: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:
     with _client(data, model) as client:
-        _ready(client)
+        ready(client)
         yield client
 
 
@@ -160,7 +152,7 @@ def test_limits_are_413s_that_name_their_setting(
     with _client(
         data, model, max_body_bytes=5_000, max_document_chars=200, max_upload_files=2
     ) as client:
-        _ready(client)
+        ready(client)
         big = client.post("/v1/documents", json={"text": "word " * 2_000})
         assert big.status_code == 413 and "CITEQA_MAX_BODY_BYTES" in big.json()["error"]["message"]
         long = client.post("/v1/documents", json={"text": "word " * 100})
@@ -180,7 +172,7 @@ def test_writes_need_the_admin_key_and_the_api_key_only_reads(
     data: Path, model: SentenceTransformerEmbedder
 ) -> None:
     with _client(data, model, api_key="reader", admin_key="admin") as client:
-        _ready(client)
+        ready(client)
         reader, admin = {"Authorization": "Bearer reader"}, {"X-API-Key": "admin"}
         assert client.post("/v1/documents", json=MEMO).status_code == 401
         refused = client.post("/v1/documents", json=MEMO, headers=reader)
@@ -192,7 +184,7 @@ def test_writes_need_the_admin_key_and_the_api_key_only_reads(
         assert client.get("/v1/documents", headers=admin).status_code == 200  # admin reads too
         assert client.delete("/v1/documents/memos/memo-7.txt", headers=reader).status_code == 403
     with _client(data, model, api_key="only") as client:
-        _ready(client)
+        ready(client)
         deleted = client.delete("/v1/documents/memos/memo-7.txt", headers={"X-API-Key": "only"})
         assert deleted.status_code == 200  # no admin key: the API key writes
 
