@@ -70,21 +70,40 @@ def normalized_words(text: str) -> tuple[str, ...]:
 
 def is_near_duplicate(a: str, b: str, threshold: float = 0.9) -> bool:
     """Same words in the same order, or word sets that overlap by ``threshold`` (Jaccard)."""
-    wa, wb = normalized_words(a), normalized_words(b)
-    if wa == wb:
+    return _near(_Words.of(a), _Words.of(b), threshold)
+
+
+class _Words:
+    """A text's words, as a sequence and as a set, computed once per text."""
+
+    __slots__ = ("seq", "set")
+
+    def __init__(self, seq: tuple[str, ...]) -> None:
+        self.seq = seq
+        self.set = frozenset(seq)
+
+    @classmethod
+    def of(cls, text: str) -> _Words:
+        return cls(normalized_words(text))
+
+
+def _near(a: _Words, b: _Words, threshold: float) -> bool:
+    if a.seq == b.seq:
         return True
-    sa, sb = set(wa), set(wb)
-    if not sa or not sb:
+    if not a.set or not b.set:
         return False
-    return len(sa & sb) / len(sa | sb) >= threshold
+    return len(a.set & b.set) / len(a.set | b.set) >= threshold
 
 
 def collapse(items: Iterable[T], text: Callable[[T], str], limit: int) -> list[T]:
     """Keep the first of each group of near-duplicate texts, up to ``limit`` items."""
     kept: list[T] = []
+    seen: list[_Words] = []
     for item in items:
         if len(kept) >= limit:
             break
-        if not any(is_near_duplicate(text(item), text(other)) for other in kept):
+        words = _Words.of(text(item))
+        if not any(_near(words, other, 0.9) for other in seen):
             kept.append(item)
+            seen.append(words)
     return kept

@@ -55,8 +55,10 @@ def best_sentence(
     if not sentences or len(sentences) != len(similarities):
         raise ValueError("need one similarity per sentence, and at least one sentence")
     texts = [text[s.start - offset : s.end - offset] for s in sentences]
+    wanted = content_words(question)
     scores = [
-        sim + LEXICAL_WEIGHT * word_overlap(question, sentence)
+        sim
+        + LEXICAL_WEIGHT * (len(wanted & content_words(sentence)) / len(wanted) if wanted else 0.0)
         for sentence, sim in zip(texts, similarities, strict=True)
     ]
     pool = [i for i, t in enumerate(texts) if prefer(t)] if prefer else []
@@ -81,3 +83,26 @@ def best_window(vectors: npt.NDArray[np.float32], query: npt.NDArray[np.float32]
         norms = np.linalg.norm(vectors[:-1] + vectors[1:], axis=1)
         best = max(best, float((pairs / np.maximum(norms, 1e-6)).max()))
     return best
+
+
+def best_windows(
+    vectors: npt.NDArray[np.float32], counts: Sequence[int], query: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+    """``best_window`` of many passages at once, whose sentence vectors are stacked in
+    ``vectors`` (``counts`` rows each, at least one), and every sentence's cosine.
+
+    One matrix product instead of a loop: it runs over every candidate of a search.
+    """
+    sims = (vectors @ query).astype(np.float32)
+    ends = np.cumsum(counts)
+    starts = ends - np.asarray(counts)
+    best = np.maximum.reduceat(sims, starts).astype(np.float64)
+    if len(vectors) > 1:
+        pairs = (sims[:-1] + sims[1:]) / np.maximum(
+            np.linalg.norm(vectors[:-1] + vectors[1:], axis=1), 1e-6
+        )
+        # A pair may not span two passages: the last sentence of each has no partner.
+        pairs[ends[:-1] - 1] = -np.inf
+        padded = np.append(pairs, -np.inf)
+        best = np.maximum(best, np.maximum.reduceat(padded, starts))
+    return best, sims

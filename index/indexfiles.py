@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -37,15 +38,16 @@ from index.manifest import (
     write_manifest,
 )
 from index.passages import indexed_text
-from index.sparse import LexicalIndex
+from index.sparse import LexicalCorpus, LexicalIndex
 from index.store import Store, StoredPassage
 
 log = logging.getLogger("citeqa")
 
 TITLE_META = "title_in_index"
 """SQLite meta key: whether stored vectors were embedded with the title in front."""
-KEEP_GENERATIONS = 3
-"""Generations kept on disk: a reader still loading an older one has time to finish."""
+KEEP_GENERATIONS = 2
+"""Generations kept on disk: a reader still loading the one before has time to finish
+(a reader that loses the race reads the manifest again)."""
 Stamp = tuple[int, int, int]
 Ids = npt.NDArray[np.int64]
 
@@ -94,6 +96,8 @@ class IndexFiles:
         self.manifest_path = config.data_dir / "manifest.json"
         self.root = config.data_dir / "indexes"
         self.current = Snapshot(0, NumpyVectors(0), LexicalIndex.build([], []), None, False)
+        self._corpus: LexicalCorpus | None = None
+        self._corpus_generation = -1
 
     @property
     def size(self) -> int:
@@ -215,6 +219,27 @@ class IndexFiles:
             texts.append(indexed_text(text, title, self.config.title_in_index))
         return LexicalIndex.build(ids, texts)
 
+    def _next_lexical(self, generation: int, removed: Ids, added: Ids) -> LexicalIndex:
+        """BM25 for ``generation`` from the writer's token corpus, which is read from
+        SQLite once and then only changed by this writer's own commits."""
+        if self._corpus is None or self._corpus_generation != generation - 1:
+            self._corpus = LexicalCorpus()
+            ids, texts = self._texts(self.store.passage_texts())
+            self._corpus.add(ids, texts)
+        else:
+            self._corpus.remove(removed.tolist())
+            ids, texts = self._texts(self.store.passage_texts(added.tolist()))
+            self._corpus.add(ids, texts)
+        self._corpus_generation = generation
+        return self._corpus.index()
+
+    def _texts(self, rows: Iterable[tuple[int, str, str | None]]) -> tuple[list[int], list[str]]:
+        ids, texts = [], []
+        for row_id, text, title in rows:
+            ids.append(row_id)
+            texts.append(indexed_text(text, title, self.config.title_in_index))
+        return ids, texts
+
     # -- writing (the caller holds the write lock) ----------------------------------------
 
     def sync(self) -> None:
@@ -246,12 +271,13 @@ class IndexFiles:
         dense.remove(removed)
         if len(added):
             dense.add(added, vectors)
-        snapshot = Snapshot(generation, dense, self._build_lexical())
+        snapshot = Snapshot(generation, dense, self._next_lexical(generation, removed, added))
         if not np.array_equal(dense.ids(), snapshot.lexical.ids()):
             # Never publish a generation whose files disagree: rebuild it from SQLite.
             log.warning("generation %d: vectors and passages disagree; rebuilding", generation)
             snapshot = self.build(generation)
             dense = snapshot.dense
+            self._corpus = None
         self._save(snapshot)
         self.current = Snapshot(generation, dense, snapshot.lexical, _stamp(self.manifest_path))
 

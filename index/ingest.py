@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import islice
+from sqlite3 import Connection
 
 import numpy as np
 
@@ -25,7 +26,8 @@ from index.indexfiles import TITLE_META, IndexFiles
 from index.late import content_vectors, passage_tokens
 from index.lock import write_lock
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
-from index.store import Store
+from index.store import TOKEN_CODEC_META, Store
+from index.tokenstore import TRAIN_TOKENS, Codec, Int8Codec, PQCodec, TokenFiles
 
 log = logging.getLogger("citeqa")
 
@@ -83,12 +85,18 @@ class Writer:
     """The write side of the engine: ingest, delete and reindex, each under the lock."""
 
     def __init__(
-        self, config: EngineConfig, store: Store, files: IndexFiles, embedder: Embedder
+        self,
+        config: EngineConfig,
+        store: Store,
+        files: IndexFiles,
+        embedder: Embedder,
+        tokens: TokenFiles,
     ) -> None:
         self.config = config
         self.store = store
         self.files = files
         self.embedder = embedder
+        self.tokens = tokens
 
     def lock(self) -> AbstractContextManager[None]:
         return write_lock(self.config.data_dir, self.config.lock_timeout)
@@ -101,6 +109,7 @@ class Writer:
         """Add new documents, replace changed ones, skip unchanged ones, batch by batch."""
         with self.lock():  # repair what a crashed writer left, even if nothing changes
             self.files.sync()
+            self.tokens.sweep(self.store.token_segments())
         generation = self.store.generation()
         report: list[DocumentChange] = []
         passages = done = 0
@@ -186,13 +195,13 @@ class Writer:
                         db, doc, change.digest, change.prepared.passages,
                         batch.vectors[start:end], batch.sentence_vectors[start:end],
                     )  # fmt: skip
-                    if batch.token_vectors is not None:
-                        Store.set_token_vectors(db, ids, batch.token_vectors[start:end])
                     added += ids
                     start = end
                 for doc_id in empty:  # a document emptied since it was stored goes away
                     removed += Store.passage_ids_of(db, doc_id)
                     Store.delete_document(db, doc_id)
+                if batch.token_vectors is not None:
+                    self._put_tokens(db, added, batch.token_vectors)
                 Store.set_meta(db, "model", self.embedder.name)
                 Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
                 if dimension:
@@ -204,7 +213,32 @@ class Writer:
                 np.asarray(added, dtype=np.int64),
                 batch.vectors,
             )
+            self.tokens.sweep(self.store.token_segments())  # replaced or re-encoded ones
         return generation
+
+    def _put_tokens(self, db: Connection, ids: Sequence[int], vectors: Sequence[Vectors]) -> None:
+        """Write passages' token vectors as one new segment (inside the caller's
+        transaction, before its commit). Once enough tokens are stored to train the
+        product quantizer, it is trained and every stored token is re-encoded with it."""
+        ids, vectors = list(ids), list(vectors)
+        dimension = int(vectors[0].shape[1]) if vectors else self.embedder.dimension
+        name = Store.get_meta_in(db, TOKEN_CODEC_META) or "int8"
+        if name != "int8":
+            codec: Codec = self.tokens.codec(name, dimension)
+        else:
+            codec = Int8Codec(dimension)
+            stored = Store.token_count_in(db)
+            if PQCodec.fits(dimension) and stored + sum(map(len, vectors)) >= TRAIN_TOKENS:
+                old = Store.token_spans_in(db)
+                olds = self.tokens.split(list(old.values()), dimension)
+                sample = np.concatenate([*olds, *vectors])
+                codec = PQCodec.train(_sample(sample), f"x{Store.next_segment(db)}")
+                self.tokens.save_codec(codec)
+                Store.set_meta(db, TOKEN_CODEC_META, codec.name)
+                log.info("token vectors: trained %s on %d tokens", codec.name, len(sample))
+                ids, vectors = [*old, *ids], [*olds, *vectors]
+        spans = self.tokens.write(Store.next_segment(db), codec, vectors)
+        Store.set_token_spans(db, ids, spans)
 
     def _check_dimension(self, vectors: Vectors) -> int:
         if not len(vectors):
@@ -235,6 +269,7 @@ class Writer:
                 generation, np.asarray(removed, dtype=np.int64), empty,
                 np.zeros((0, self.files.current.dense.dimension), dtype=np.float32),
             )  # fmt: skip
+            self.tokens.sweep(self.store.token_segments())
         return True
 
     def reindex(self, progress: Progress | None = None) -> int:
@@ -252,13 +287,16 @@ class Writer:
                 Store.set_vectors(db, ids, vectors)
                 Store.set_sentence_vectors(db, ids, sentences)
                 Store.clear_token_vectors(db)
+                Store.set_meta(db, TOKEN_CODEC_META, "int8")
                 if tokens is not None:
-                    Store.set_token_vectors(db, ids, tokens)
+                    self._put_tokens(db, ids, tokens)
                 Store.set_meta(db, "model", self.embedder.name)
                 Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
                 Store.set_meta(db, "dimension", str(dimension))
                 Store.bump_generation(db)
             self.files.rebuild()
+            self.tokens.sweep(self.store.token_segments())
+            self.store.forget_cached()
         return len(passages)
 
     def backfill(self, progress: Progress | None = None) -> None:
@@ -273,19 +311,28 @@ class Writer:
                 vectors = embed_sentences(self.embedder, items, self.config.batch_size, progress)
                 with self.store.transaction() as db:
                     Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
+                self.store.forget_cached()
             if self.config.late_weight <= 0:
                 return
             missing = self.store.passages_without_token_vectors()
             tokens = self._tokens([self.files.text_of(p) for p in missing], progress)
             if missing and tokens is not None:
                 with self.store.transaction() as db:
-                    Store.set_token_vectors(db, [p.row_id for p in missing], tokens)
+                    self._put_tokens(db, [p.row_id for p in missing], tokens)
 
     def _tokens(self, texts: Sequence[str], progress: Progress | None) -> list[Vectors] | None:
         if self.config.late_weight <= 0:
             return None
         report = (lambda d, t: progress("tokens", d, t)) if progress else None
         return passage_tokens(self.embedder, texts, progress=report)
+
+
+def _sample(vectors: Vectors, limit: int = 25_000) -> Vectors:
+    """At most ``limit`` rows, evenly spread: enough to train the codec in seconds."""
+    if len(vectors) <= limit:
+        return vectors
+    picked: Vectors = vectors[np.linspace(0, len(vectors) - 1, limit).astype(np.int64)]
+    return picked
 
 
 def _changes(

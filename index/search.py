@@ -24,13 +24,14 @@ from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult
 from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
 from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
-from index.highlight import best_sentence, best_window
+from index.highlight import best_sentence, best_windows
 from index.indexfiles import TITLE_META, IndexFiles, Snapshot
 from index.ingest import IngestReport, Progress, Writer
 from index.late import content_vectors, maxsim, passage_tokens
 from index.rerank import CrossEncoderReranker
 from index.store import Store, StoredPassage
 from index.timing import Laps
+from index.tokenstore import TokenFiles, maxsim_many
 
 log = logging.getLogger("citeqa")
 Ids = npt.NDArray[np.int64]
@@ -54,6 +55,8 @@ class Candidate:
     score: float
     dense_rank: int | None
     lexical_rank: int | None
+    sentence_sims: Vectors | None = None
+    """Each of its sentences' cosine with the question, when ranking computed them."""
 
 
 def _distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
@@ -97,7 +100,8 @@ class Engine:
         if check_model:
             self._check_model()
         self.files = IndexFiles(config, self.store)
-        self.writer = Writer(config, self.store, self.files, self.embedder)
+        self.tokens = TokenFiles(config.data_dir / "tokens")
+        self.writer = Writer(config, self.store, self.files, self.embedder, self.tokens)
         self.reranker = (
             CrossEncoderReranker(config.reranker, config.device) if config.reranker else None
         )
@@ -138,7 +142,11 @@ class Engine:
     def refresh(self) -> bool:
         """Swap to a newer generation if a writer published one (a stat when none did)."""
         with self._swap:
-            return self.files.refresh()
+            swapped = self.files.refresh()
+            if swapped:
+                self.tokens.forget_deleted()  # a writer may have removed segments
+                self.store.forget_cached()  # ... or re-embedded passages (reindex)
+            return swapped
 
     def _check_model(self) -> None:
         built_with = self.store.get_meta("model")
@@ -298,13 +306,15 @@ class Engine:
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
         lists, weights = [dense, lexical], [config.dense_weight, 1.0 - config.dense_weight]
-        if mode == "hybrid" and config.sentence_weight > 0:
+        sentence_sims: dict[int, Vectors] = {}
+        if mode == "hybrid" and config.sentence_weight > 0 and stored:
             candidates = list(stored.values())
-            best = [
-                best_window(vectors, query) for vectors in self._sentence_vectors(candidates, query)
-            ]
-            lists.append(sorted(zip((c.row_id for c in candidates), best, strict=True),
-                                key=lambda item: -item[1]))  # fmt: skip
+            per_passage = self._sentence_vectors(candidates, query)
+            counts = [len(v) for v in per_passage]
+            best, sims = best_windows(np.concatenate(per_passage), counts, query)
+            sentence_sims = dict(zip(stored, np.split(sims, np.cumsum(counts)[:-1]), strict=True))
+            order_best = np.argsort(-best, kind="stable")
+            lists.append([(candidates[i].row_id, float(best[i])) for i in order_best])
             weights.append(config.sentence_weight)
         if mode != "hybrid":
             order = dense or lexical
@@ -314,7 +324,13 @@ class Engine:
             order = rrf([[pid for pid, _ in items] for items in lists], k=config.rrf_k,
                         weights=[1.0, 1.0, config.sentence_weight][: len(lists)])  # fmt: skip
         rows = [
-            Candidate(stored[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
+            Candidate(
+                stored[pid],
+                score,
+                dense_rank.get(pid),
+                lexical_rank.get(pid),
+                sentence_sims.get(pid),
+            )  # fmt: skip
             for pid, score in order
             if pid in stored
         ]
@@ -335,12 +351,24 @@ class Engine:
         if len(head) < 2:
             return rows
         ids = [row.stored.row_id for row in head]
-        stored = self.store.token_vectors(ids, self.embedder.dimension)
-        missing = [row.stored for row in head if row.stored.row_id not in stored]
-        if missing:  # an index from before token vectors were stored
+        for attempt in (1, 2):
+            spans = self.store.token_spans(ids)
+            known = [i for i in ids if i in spans]
+            try:
+                found = self.tokens.gather([spans[i] for i in known], self.embedder.dimension)
+                break
+            except FileNotFoundError:  # a writer replaced these passages meanwhile
+                if attempt == 2:
+                    raise
+        counts = [spans[i].count for i in known]
+        scores = dict(zip(known, maxsim_many(tokens, found, counts), strict=True))
+        missing = [row.stored for row in head if row.stored.row_id not in spans]
+        if missing:  # written by a writer that had late interaction off
             fresh = passage_tokens(self.embedder, [self.files.text_of(p) for p in missing])
-            stored.update(zip((p.row_id for p in missing), fresh, strict=True))
-        late = [maxsim(tokens, stored[i]) for i in ids]
+            scores.update(
+                (p.row_id, maxsim(tokens, v)) for p, v in zip(missing, fresh, strict=True)
+            )
+        late = [scores[i] for i in ids]
         weight = self.config.late_weight
         blended = weighted(
             [[(i, row.score) for i, row in enumerate(head)], list(enumerate(late))],
@@ -400,7 +428,9 @@ class Engine:
     def _hits(self, question: str, query: Vectors, ranked: Sequence[Candidate]) -> list[Hit]:
         infos = self.store.infos({c.stored.passage.doc_id for c in ranked})
         ranked = [c for c in ranked if c.stored.passage.doc_id in infos]  # deleted meanwhile
-        sims = [v @ query for v in self._sentence_vectors([c.stored for c in ranked], query)]
+        todo = [c.stored for c in ranked if c.sentence_sims is None]
+        computed = iter(v @ query for v in self._sentence_vectors(todo, query))
+        sims = [c.sentence_sims if c.sentence_sims is not None else next(computed) for c in ranked]
         expectation = expected_answer(question) if self.config.answerable_quantities else None
         prefer = partial(gives, expectation) if expectation else None
         hits: list[Hit] = []

@@ -1,7 +1,8 @@
 """BM25 over passages with bm25s: English stopwords and the Snowball stemmer.
 
-bm25s has no incremental update, so the index is rebuilt from the passage texts
-whenever they change (seconds for thousands of passages).
+bm25s has no incremental update (a new passage changes every term's IDF), so each
+generation's index is rebuilt; ``LexicalCorpus`` keeps the passages' stemmed token ids
+between rebuilds, so only new passages are tokenized and a rebuild is counting only.
 """
 
 from __future__ import annotations
@@ -67,6 +68,18 @@ class LexicalIndex:
         return cls(ids, retriever)
 
     @classmethod
+    def from_token_ids(
+        cls, ids: Sequence[int], token_ids: Sequence[list[int]], vocab: dict[str, int]
+    ) -> LexicalIndex:
+        if not len(ids):
+            return cls([], None)
+        bm25s = _bm25s()
+        retriever = bm25s.BM25()
+        tokenized = bm25s.tokenization.Tokenized(ids=list(token_ids), vocab=vocab)
+        retriever.index(tokenized, show_progress=False)
+        return cls(ids, retriever)
+
+    @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
         ids_path = folder / _IDS_FILE
         try:
@@ -108,8 +121,44 @@ class LexicalIndex:
             if not mask.any():
                 return []
         docs, scores = self._retriever.retrieve(
-            tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=1, weight_mask=mask
+            tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=0, weight_mask=mask
         )
         return [
             (int(self._ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
         ]
+
+
+def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+    if not texts:
+        return []
+    found: list[list[str]] = _bm25s().tokenize(
+        list(texts), stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False
+    )
+    return found
+
+
+class LexicalCorpus:
+    """Every passage's stemmed token ids, kept by a writer between generations."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._docs: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        vocab = self.vocab
+        for row_id, words in zip(ids, _tokenize(texts), strict=True):
+            self._docs[int(row_id)] = [vocab.setdefault(w, len(vocab)) for w in words]
+
+    def remove(self, ids: Sequence[int]) -> None:
+        for row_id in ids:
+            self._docs.pop(int(row_id), None)
+
+    def index(self) -> LexicalIndex:
+        """The BM25 index of the passages held, in row id order."""
+        ids = sorted(self._docs)
+        if "" not in self.vocab:  # bm25s scores a query with no known word against it
+            self.vocab[""] = len(self.vocab)
+        return LexicalIndex.from_token_ids(ids, [self._docs[i] for i in ids], self.vocab)

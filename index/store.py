@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +22,14 @@ import numpy.typing as npt
 from index.documents import Document, DocumentInfo, Passage, Span
 from index.errors import IndexStateError, NotFoundError
 from index.lock import write_lock
+from index.tokenstore import Span as TokenSpan
+from index.tokenstore import TokenFiles
 
 Vectors = npt.NDArray[np.float32]
+CACHED_PASSAGES = 4096
+"""Decoded passages kept in memory per process (a few MB)."""
+TOKEN_CODEC_META = "token_codec"
+"""SQLite meta key: the codec new token segments are written with (``tokenstore``)."""
 
 
 def _run(db: sqlite3.Connection, script: str) -> None:
@@ -160,6 +167,56 @@ def _migration_6(db: sqlite3.Connection) -> None:
     )
 
 
+def _migration_7(db: sqlite3.Connection) -> None:
+    # Token vectors leave SQLite for memory-mapped segment files (``tokenstore``): rows
+    # here only say where a passage's tokens are. The stored int8 blobs are copied into
+    # one segment as they are (no model needed); the next writer compresses them.
+    _run(
+        db,
+        """
+        CREATE TABLE token_spans (
+            passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+            segment TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            count INTEGER NOT NULL
+        );
+        CREATE INDEX token_spans_segment ON token_spans(segment);
+        """,
+    )
+    row = db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
+    if row is not None and int(row[0]) > 0:
+        folder = Path(db.execute("PRAGMA database_list").fetchone()[2]).parent / "tokens"
+        _copy_token_blobs(db, TokenFiles(folder), int(row[0]))
+    db.execute("DROP TABLE passage_tokens")
+
+
+def _copy_token_blobs(db: sqlite3.Connection, files: TokenFiles, dimension: int) -> None:
+    """The int8 blobs (scales, then codes) become int8 segment rows (scale, codes) by
+    moving bytes, streamed, so a large index never sits in memory decoded."""
+    width = dimension + 2
+    total = db.execute(
+        "SELECT COALESCE(SUM(length(vectors)), 0) FROM passage_tokens "
+        f"WHERE length(vectors) % {width} = 0"
+    ).fetchone()[0]
+    spans: list[tuple[int, TokenSpan]] = []
+
+    def fill(out: npt.NDArray[np.uint8], name: str) -> None:
+        at = 0
+        for passage_id, blob in db.execute("SELECT passage_id, vectors FROM passage_tokens"):
+            count, rest = divmod(len(blob), width)
+            if rest:
+                continue
+            raw = np.frombuffer(blob, dtype=np.uint8)
+            out[at : at + count, :2] = raw[: 2 * count].reshape(count, 2)
+            out[at : at + count, 2:] = raw[2 * count :].reshape(count, dimension)
+            spans.append((int(passage_id), TokenSpan(name, at, count)))
+            at += count
+
+    if total:
+        files.write_rows(Store.next_segment(db), "int8", (int(total) // width, width), fill)
+    Store.set_token_spans(db, [i for i, _ in spans], [span for _, span in spans])
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
@@ -167,6 +224,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 ]
 """Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
 
@@ -210,6 +268,7 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA busy_timeout = 60000")
             self._lock = threading.RLock()
+            self._cache: OrderedDict[int, StoredPassage] = OrderedDict()
             if self._version() != len(MIGRATIONS):
                 with write_lock(path.parent):
                     self._db.execute("PRAGMA journal_mode = WAL")
@@ -266,6 +325,19 @@ class Store:
 
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
+
+    @staticmethod
+    def get_meta_in(db: sqlite3.Connection, key: str) -> str | None:
+        """``get_meta`` inside a transaction the caller holds."""
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def next_segment(db: sqlite3.Connection) -> int:
+        """A number no token segment has had: segment files are never overwritten."""
+        number = int(Store.get_meta_in(db, "token_segments") or 0) + 1
+        Store.set_meta(db, "token_segments", str(number))
+        return number
 
     @staticmethod
     def bump_generation(db: sqlite3.Connection) -> int:
@@ -404,14 +476,29 @@ class Store:
         )
 
     def passages(self, row_ids: Sequence[int]) -> dict[int, StoredPassage]:
+        """The passages of ``row_ids`` that exist, decoded rows cached: every search
+        reads a few dozen, mostly the same ones."""
         if not row_ids:
             return {}
-        marks = ",".join("?" * len(row_ids))
         with self._lock:
-            rows = self._db.execute(
-                f"{self._PASSAGE_SQL} WHERE p.id IN ({marks})", list(row_ids)
-            ).fetchall()
-        return {int(r[0]): self._passage(r) for r in rows}
+            cache = self._cache
+            found = {i: cache[i] for i in row_ids if i in cache}
+            missing = [i for i in row_ids if i not in found]
+            if missing:
+                marks = ",".join("?" * len(missing))
+                rows = self._db.execute(
+                    f"{self._PASSAGE_SQL} WHERE p.id IN ({marks})", missing
+                ).fetchall()
+                for row in rows:
+                    found[int(row[0])] = cache[int(row[0])] = self._passage(row)
+                while len(cache) > CACHED_PASSAGES:
+                    cache.popitem(last=False)
+        return found
+
+    def forget_cached(self) -> None:
+        """Drop cached passages (after their vectors changed, here or in another process)."""
+        with self._lock:
+            self._cache.clear()
 
     def passage_ids(self) -> npt.NDArray[np.int64]:
         """Every passage row id, ascending: what the derived indexes must hold."""
@@ -440,12 +527,19 @@ class Store:
             ).fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 
-    def passage_texts(self) -> Iterator[tuple[int, str, str | None]]:
-        """(row id, passage text, document title) for every passage, in row id order."""
+    def passage_texts(
+        self, row_ids: Sequence[int] | None = None
+    ) -> Iterator[tuple[int, str, str | None]]:
+        """(row id, passage text, document title) for every passage (or those of
+        ``row_ids``), in row id order."""
+        where, args = "", list(row_ids or [])
+        if row_ids is not None:
+            where = f"WHERE p.id IN ({','.join('?' * len(args))})"
         with self._lock:
             rows = self._db.execute(
                 "SELECT p.id, p.text, d.title FROM passages p "
-                "JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+                f"JOIN documents d ON d.id = p.document_id {where} ORDER BY p.id",
+                args,
             ).fetchall()
         for row_id, text, title in rows:
             yield int(row_id), str(text), None if title is None else str(title)
@@ -461,7 +555,7 @@ class Store:
         an index from before they were stored. EXISTS, so no row is read into Python."""
         query = "SELECT EXISTS(SELECT 1 FROM passages WHERE sentence_vectors IS NULL)"
         if tokens:
-            query += (" OR EXISTS(SELECT 1 FROM passages p LEFT JOIN passage_tokens t "
+            query += (" OR EXISTS(SELECT 1 FROM passages p LEFT JOIN token_spans t "
                       "ON t.passage_id = p.id WHERE t.passage_id IS NULL)")  # fmt: skip
         with self._lock:
             return bool(self._db.execute(query).fetchone()[0])
@@ -498,36 +592,54 @@ class Store:
     def passages_without_token_vectors(self) -> list[StoredPassage]:
         with self._lock:
             rows = self._db.execute(
-                f"{self._PASSAGE_SQL} LEFT JOIN passage_tokens t ON t.passage_id = p.id "
+                f"{self._PASSAGE_SQL} LEFT JOIN token_spans t ON t.passage_id = p.id "
                 "WHERE t.passage_id IS NULL ORDER BY p.id"
             ).fetchall()
         return [self._passage(row) for row in rows]
 
-    def token_vectors(self, row_ids: Sequence[int], dimension: int) -> dict[int, Vectors]:
-        """Stored token vectors by passage row id; missing or wrong-size rows are left out."""
+    def token_spans(self, row_ids: Sequence[int]) -> dict[int, TokenSpan]:
+        """Where each passage's token vectors are; passages without any are left out."""
         if not row_ids:
             return {}
         marks = ",".join("?" * len(row_ids))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT passage_id, vectors FROM passage_tokens WHERE passage_id IN ({marks})",
+                "SELECT passage_id, segment, start, count FROM token_spans "
+                f"WHERE passage_id IN ({marks})",
                 list(row_ids),
             ).fetchall()
-        found = {int(row_id): tokens_from_blob(blob, dimension) for row_id, blob in rows}
-        return {row_id: vectors for row_id, vectors in found.items() if vectors is not None}
+        return {int(i): TokenSpan(str(seg), int(start), int(n)) for i, seg, start, n in rows}
+
+    def token_segments(self) -> set[str]:
+        """Segment files some committed row refers to (the rest may be deleted)."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT segment FROM token_spans").fetchall()
+        return {str(r[0]) for r in rows}
 
     @staticmethod
-    def set_token_vectors(
-        db: sqlite3.Connection, ids: Sequence[int], vectors: Sequence[Vectors]
+    def token_count_in(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT COALESCE(SUM(count), 0) FROM token_spans").fetchone()[0])
+
+    @staticmethod
+    def token_spans_in(db: sqlite3.Connection) -> dict[int, TokenSpan]:
+        rows = db.execute(
+            "SELECT passage_id, segment, start, count FROM token_spans ORDER BY passage_id"
+        ).fetchall()
+        return {int(i): TokenSpan(str(seg), int(start), int(n)) for i, seg, start, n in rows}
+
+    @staticmethod
+    def set_token_spans(
+        db: sqlite3.Connection, ids: Sequence[int], spans: Sequence[TokenSpan]
     ) -> None:
         db.executemany(
-            "INSERT OR REPLACE INTO passage_tokens (passage_id, vectors) VALUES (?, ?)",
-            [(i, tokens_blob(v)) for i, v in zip(ids, vectors, strict=True)],
+            "INSERT OR REPLACE INTO token_spans (passage_id, segment, start, count) "
+            "VALUES (?, ?, ?, ?)",
+            [(i, s.segment, s.start, s.count) for i, s in zip(ids, spans, strict=True)],
         )
 
     @staticmethod
     def clear_token_vectors(db: sqlite3.Connection) -> None:
-        db.execute("DELETE FROM passage_tokens")
+        db.execute("DELETE FROM token_spans")
 
     @staticmethod
     def set_vectors(db: sqlite3.Connection, ids: Sequence[int], vectors: Vectors) -> None:

@@ -160,7 +160,7 @@ def test_two_writers_at_once_and_a_server_leave_every_document_searchable(
             body = httpx.get(f"{url}/v1/documents", timeout=30).json()
             return len(body.get("documents", [])) == len(wanted)
 
-        wait_until(all_served, 5)
+        wait_until(all_served, 30)
         for doc_id, sentence in wanted.items():
             for mode in ("dense", "lexical", "hybrid"):
                 body = httpx.get(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -118,27 +119,43 @@ def test_token_vectors_are_stored_in_half_the_bytes_of_float16() -> None:
     assert tokens_from_blob(tokens_blob(np.zeros((0, 384), np.float32)), 384) is not None
 
 
-def test_float16_token_rows_from_before_are_converted_on_open(tmp_path: Path) -> None:
+def _token_vectors(engine: Engine, ids: list[int]) -> dict[int, np.ndarray]:
+    spans = engine.store.token_spans(ids)
+    known = [i for i in ids if i in spans]
+    vectors = engine.tokens.split([spans[i] for i in known], engine.embedder.dimension)
+    return dict(zip(known, vectors, strict=True))
+
+
+def test_token_rows_from_before_are_moved_into_segments_on_open(tmp_path: Path) -> None:
     engine = Engine.open(EngineConfig(data_dir=tmp_path), HashEmbedder(), create=True)
     engine.ingest([Document(f"d{i}", d.text) for i, d in enumerate(DOCS)])
     question = "how did sanctions hit the economy?"
     before = engine.search(question, top_k=7).hits
     ids = [p.row_id for p in engine.store.all_passages()]
-    stored = engine.store.token_vectors(ids, engine.embedder.dimension)
-    with engine.store.transaction() as db:  # as an index written before migration 4
+    stored = _token_vectors(engine, ids)
+    assert len(stored) == len(ids)
+    with engine.store.transaction() as db:  # as an index written before migrations 4 and 7
+        db.execute("DROP TABLE token_spans")
+        db.execute("CREATE TABLE passage_tokens (passage_id INTEGER PRIMARY KEY "
+                   "REFERENCES passages(id) ON DELETE CASCADE, vectors BLOB NOT NULL)")  # fmt: skip
         db.executemany(
-            "UPDATE passage_tokens SET vectors = ? WHERE passage_id = ?",
-            [(v.astype(np.float16).tobytes(), i) for i, v in stored.items()],
+            "INSERT INTO passage_tokens (passage_id, vectors) VALUES (?, ?)",
+            [(i, v.astype(np.float16).tobytes()) for i, v in stored.items()],
         )
+        db.execute("DELETE FROM meta WHERE key IN ('token_codec', 'token_segments')")
         db.execute("PRAGMA user_version = 3")
     engine.close()
+    shutil.rmtree(tmp_path / "tokens")
     embedder = CountingTokens()
     reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder, create=True)
     assert embedder.token_texts == []  # converted in place, not embedded again
     hits = reopened.search(question, top_k=7).hits
     assert [h.passage.passage_id for h in hits] == [h.passage.passage_id for h in before]
     assert [h.score for h in hits] == pytest.approx([h.score for h in before], abs=1e-3)
-    assert len(reopened.store.token_vectors(ids, reopened.embedder.dimension)) == len(ids)
+    moved = _token_vectors(reopened, ids)
+    assert moved.keys() == stored.keys()
+    for i, vectors in stored.items():
+        assert np.abs(moved[i] - vectors).max() <= 2 / 127  # int8 of the float16 rows
     reopened.close()
 
 

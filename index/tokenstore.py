@@ -1,0 +1,282 @@
+"""Token vectors for late interaction: compressed, in memory-mapped segment files.
+
+They are by far the biggest thing an index holds (about 75 vectors per passage), so
+they live outside SQLite, where a question read ~50 blobs per search: each write batch
+appends one segment file, ``tokens/seg-<generation>.<codec>.npy``, an array of one code
+row per token that any number of processes map read-only. SQLite's ``token_spans`` maps
+each passage to (segment, first row, row count), committed in the same transaction as
+the passage. The file is written and fsynced before that commit, so a crash leaves at
+most an unreferenced file, which the next writer removes.
+
+Codes: ``int8`` (one float16 scale and one int8 per dimension) until the index holds
+``TRAIN_TOKENS`` token vectors, then a product quantizer trained on them (8 dimensions
+per byte: 48 bytes for a 384-dimensional token instead of 386), and every segment is
+rewritten once with it. Measured in ``bench/results`` and the README.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from index.manifest import fsync_dir
+
+log = logging.getLogger("citeqa")
+
+Vectors = npt.NDArray[np.float32]
+Codes = npt.NDArray[np.uint8]
+
+TRAIN_TOKENS = 20_000
+"""Token vectors needed to train the product quantizer (256 centroids per sub-space want
+a few thousand points each; fewer gives a codebook fitted to too little text)."""
+SUBVECTOR = 8
+"""Dimensions per product-quantizer byte."""
+_SEGMENT_RE = re.compile(r"seg-(\d+)\.([a-z0-9]+)\.npy")
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where one passage's token codes are: a segment file and a row range in it."""
+
+    segment: str
+    start: int
+    count: int
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+class Int8Codec:
+    """One float16 scale per token and one int8 per dimension (no training)."""
+
+    name = "int8"
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+
+    def encode(self, vectors: Vectors) -> Codes:
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        peak = np.abs(vectors).max(axis=1, initial=0.0)
+        scales = (np.maximum(peak, 1e-12) / 127).astype(np.float16)
+        codes = np.rint(vectors / np.maximum(scales.astype(np.float32), 1e-12)[:, None])
+        rows = np.empty((len(vectors), self.dimension + 2), dtype=np.uint8)
+        rows[:, :2] = scales.view(np.uint8).reshape(-1, 2)
+        rows[:, 2:] = np.clip(codes, -127, 127).astype(np.int8).view(np.uint8)
+        return rows
+
+    def decode(self, codes: Codes) -> Vectors:
+        codes = np.ascontiguousarray(codes)
+        scales = codes[:, :2].copy().view(np.float16).astype(np.float32)
+        values = codes[:, 2:].view(np.int8).astype(np.float32)
+        decoded: Vectors = values * scales
+        return decoded
+
+
+class PQCodec:
+    """FAISS product quantizer: ``dimension / SUBVECTOR`` bytes per token."""
+
+    def __init__(self, quantizer: Any, name: str) -> None:
+        self._pq = quantizer
+        self.dimension = int(quantizer.d)
+        self.name = name
+
+    @staticmethod
+    def fits(dimension: int) -> bool:
+        return dimension % SUBVECTOR == 0
+
+    @classmethod
+    def train(cls, sample: Vectors, tag: str) -> PQCodec:
+        """``tag`` makes the name unique: a codec file is never replaced by another."""
+        faiss = _faiss()
+        dimension = int(sample.shape[1])
+        quantizer = faiss.ProductQuantizer(dimension, dimension // SUBVECTOR, 8)
+        quantizer.train(np.ascontiguousarray(sample, dtype=np.float32))
+        return cls(quantizer, f"pq{dimension // SUBVECTOR}{tag}")
+
+    @classmethod
+    def load(cls, path: Path, name: str) -> PQCodec:
+        return cls(_faiss().read_ProductQuantizer(str(path)), name)
+
+    def save(self, path: Path) -> None:
+        faiss = _faiss()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        faiss.write_ProductQuantizer(self._pq, str(tmp))
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+        fsync_dir(path.parent)
+
+    def encode(self, vectors: Vectors) -> Codes:
+        codes: Codes = self._pq.compute_codes(np.ascontiguousarray(vectors, dtype=np.float32))
+        return codes
+
+    def decode(self, codes: Codes) -> Vectors:
+        decoded: Vectors = self._pq.decode(np.ascontiguousarray(codes, dtype=np.uint8))
+        return decoded
+
+
+Codec = Int8Codec | PQCodec
+
+
+class TokenFiles:
+    """The ``tokens/`` folder of a data dir: segment files and the trained codec.
+
+    Readers map segments lazily and keep them mapped; a segment is never changed once
+    written (a writer replaces whole segments and deletes files no row refers to)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._maps: dict[str, Codes] = {}
+        self._codecs: dict[str, Codec] = {}
+        self._lock = threading.Lock()
+
+    # -- reading ----------------------------------------------------------------------
+
+    def codec(self, name: str, dimension: int) -> Codec:
+        with self._lock:
+            found = self._codecs.get(name)
+            if found is None or found.dimension != dimension:
+                found = (
+                    Int8Codec(dimension)
+                    if name == "int8"
+                    else PQCodec.load(self.folder / f"codec.{name}.faiss", name)
+                )
+                self._codecs[name] = found
+            return found
+
+    def _segment(self, name: str) -> Codes:
+        with self._lock:
+            codes = self._maps.get(name)
+            if codes is None:
+                codes = np.load(self.folder / name, mmap_mode="r")
+                self._maps[name] = codes
+            return codes
+
+    def split(self, spans: Sequence[Span], dimension: int) -> list[Vectors]:
+        """The token vectors of each span, as one array per span."""
+        flat = self.gather(spans, dimension)
+        bounds = np.cumsum([s.count for s in spans])[:-1]
+        return list(np.split(flat, bounds)) if spans else []
+
+    def forget_deleted(self) -> None:
+        """Unmap segments a writer deleted, so their disk space is freed."""
+        with self._lock:
+            for name in [n for n in self._maps if not (self.folder / n).exists()]:
+                del self._maps[name]
+
+    def gather(self, spans: Sequence[Span], dimension: int) -> Vectors:
+        """The token vectors of ``spans``, one after the other (decoded once per codec)."""
+        by_codec: dict[str, list[tuple[int, Codes]]] = {}
+        decoded_empty: list[int] = []
+        for i, span in enumerate(spans):
+            if not span.count:
+                decoded_empty.append(i)
+                continue
+            codes = self._segment(span.segment)[span.start : span.start + span.count]
+            by_codec.setdefault(codec_of(span.segment), []).append((i, codes))
+        decoded: dict[int, Vectors] = {
+            i: np.zeros((0, dimension), dtype=np.float32) for i in decoded_empty
+        }
+        for name, items in by_codec.items():
+            block = self.codec(name, dimension).decode(np.concatenate([c for _, c in items]))
+            offset = 0
+            for i, codes in items:
+                decoded[i] = block[offset : offset + len(codes)]
+                offset += len(codes)
+        parts = [decoded[i] for i in range(len(spans))]
+        if not parts:
+            return np.zeros((0, dimension), dtype=np.float32)
+        return np.concatenate(parts)
+
+    # -- writing (the caller holds the write lock) -------------------------------------
+
+    def write(self, number: int, codec: Codec, vectors: Sequence[Vectors]) -> list[Span]:
+        """One new segment holding ``vectors`` (one array per passage), on disk and
+        fsynced before the caller commits the spans that point into it."""
+        counts = [len(v) for v in vectors]
+        if not sum(counts):
+            return [Span("", 0, 0) for _ in counts]
+        dimension = codec.dimension
+        flat = (
+            np.concatenate([np.asarray(v, np.float32).reshape(-1, dimension) for v in vectors])
+            if vectors
+            else np.zeros((0, dimension), np.float32)
+        )
+        codes = codec.encode(flat)
+
+        def fill(out: Codes, name: str) -> None:
+            out[:] = codes
+
+        name = self.write_rows(number, codec.name, codes.shape, fill)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return [Span(name, int(s), c) for s, c in zip(starts, counts, strict=True)]
+
+    def write_rows(
+        self, number: int, codec: str, shape: tuple[int, ...], fill: Callable[[Codes, str], None]
+    ) -> str:
+        """A segment of ``shape`` code rows that ``fill(array, name)`` writes in place;
+        renamed into place only once complete and fsynced. Returns its name."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"seg-{number:08d}.{codec}.npy"
+        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        fill(out, name)
+        out.flush()
+        del out
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(self.folder / name)
+        fsync_dir(self.folder)
+        return name
+
+    def save_codec(self, codec: PQCodec) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        codec.save(self.folder / f"codec.{codec.name}.faiss")
+
+    def sweep(self, in_use: set[str]) -> None:
+        """Delete segment files no committed row refers to (left by a crash, or emptied
+        by deletes) and temp files of dead writers."""
+        if not self.folder.exists():
+            return
+        for path in self.folder.iterdir():
+            name = path.name
+            if (_SEGMENT_RE.fullmatch(name) and name not in in_use) or name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+                with self._lock:
+                    self._maps.pop(name, None)
+
+
+def codec_of(segment: str) -> str:
+    match = _SEGMENT_RE.fullmatch(segment)
+    if match is None:
+        raise ValueError(f"not a token segment name: {segment!r}")
+    return match.group(2)
+
+
+def maxsim_many(question: Vectors, tokens: Vectors, counts: Sequence[int]) -> list[float]:
+    """``late.maxsim`` of the question against each run of ``counts`` rows of ``tokens``,
+    in one matrix product (a passage with no tokens scores 0)."""
+    if not len(counts):
+        return []
+    if not len(question) or not len(tokens):
+        return [0.0] * len(counts)
+    sims = question @ tokens.T  # question tokens x all passage tokens
+    counts_arr = np.asarray(counts)
+    nonempty = counts_arr > 0
+    starts = np.concatenate([[0], np.cumsum(counts_arr)[:-1]])[nonempty]
+    best = np.maximum.reduceat(sims, starts, axis=1)  # question tokens x non-empty passages
+    scores = np.zeros(len(counts), dtype=np.float64)
+    scores[nonempty] = best.mean(axis=0)
+    return [round(float(s), 6) for s in scores]
