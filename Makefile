@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install run test lint format bench load eval eval-scifact clean
+.PHONY: install run test lint format bench bench-ingest bench-scale load eval eval-scifact clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,8 +35,20 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Seed questions over HTTP, citeqa beside txtai (its own venv, bench/.txtai-venv), and the
+# in-process stage breakdown -> bench/results/bench.json and latency.png
 bench: install
 	$(PY) scripts/bench.py
+
+# SciFact's corpus through `citeqa ingest`: wall time, passages/s, peak RSS, bytes on disk
+# by part, nDCG@10 -> bench/results/ingest.{json,png}. LIMIT=300: the first 300 documents.
+bench-ingest: install
+	$(PY) scripts/bench_ingest.py --scifact $(SCIFACT) $(if $(LIMIT),--limit $(LIMIT))
+
+# Dense search (exact flat vs the engine's pick) and BM25 at 10k, 100k and 1M synthetic
+# passages, no model -> bench/results/scale.{json,png}. SIZES=10000,100000 for a quick run.
+bench-scale: install
+	$(PY) scripts/bench_scale.py $(if $(SIZES),--sizes $(SIZES))
 
 # 8 clients, 60 s, 90% questions and 10% writes against a real server -> bench/results/load.*
 load: install

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from index.chunking import ChunkSpec
+from index.dense import FLAT_LIMIT, DenseKind
 from index.embedder import BUNDLED_MODEL
 from index.fusion import RRF_K
 
@@ -58,3 +59,15 @@ class EngineConfig:
     lock_timeout: float | None = None
     """Seconds a write waits for another process's write to finish (None: as long as it
     takes)."""
+    runtime: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"
+    """What runs the model on a CPU (``index.embedder.embedder_for``): ONNX Runtime,
+    exported once into ``model_cache``, with int8 weights for questions and float32 for
+    passages (``onnx-int8``) or float32 for both (``onnx``); or torch (also the fallback)."""
+    model_cache: Path | None = None
+    """Where ONNX exports are kept (None: ``<data_dir>/models``)."""
+    dense_index: DenseKind = "auto"
+    """FAISS index type (``index.dense.DensePolicy``): ``auto`` is exact (flat) below
+    ``dense_flat_limit`` passages and IVF (approximate, faster) from there on; ``flat`` or
+    ``ivf`` forces one. A saved index keeps its type until the next write."""
+    dense_flat_limit: int = FLAT_LIMIT
+    """Passages from which ``dense_index="auto"`` switches to IVF (back below half)."""

@@ -1,23 +1,32 @@
 """Text embedders: one seam (a batch of texts in, a 2-D float32 array out).
 
-``SentenceTransformerEmbedder`` is the real one; ``HashEmbedder`` is a deterministic,
+``SentenceTransformerEmbedder`` is the real one (torch); ``OnnxEmbedder`` runs the same
+model on ONNX Runtime, several times faster per question on a CPU, falling back to torch;
+``embedder_for`` picks one from the config. ``HashEmbedder`` is a deterministic,
 model-free stand-in for tests and for trying the engine without torch.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from index.errors import ConfigError
+from index.onnx_cache import ExportError, OnnxSession, ensure_export, mean_pool
 
+if TYPE_CHECKING:
+    from index.config import EngineConfig
+
+log = logging.getLogger("citeqa")
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[int, int], None]
 
@@ -32,6 +41,8 @@ class TokenVectors:
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
+Runtime = Literal["onnx-int8", "onnx", "torch"]
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
 
 class Embedder:
@@ -175,6 +186,150 @@ class SentenceTransformerEmbedder(Embedder):
     def embed_with_tokens(self, text: str) -> tuple[Vectors, TokenVectors]:
         [(vector, tokens)] = self._encode_all([text])
         return vector, tokens
+
+
+class OnnxEmbedder(SentenceTransformerEmbedder):
+    """The same model on ONNX Runtime, exported on first use into ``cache_dir``; when
+    onnxruntime or the export fails it warns once and every call goes to torch."""
+
+    def __init__(
+        self,
+        name: str = BUNDLED_MODEL,
+        runtime: str = "onnx-int8",
+        cache_dir: Path = Path("models"),
+    ) -> None:
+        if runtime not in ("onnx", "onnx-int8"):
+            raise ConfigError(f"OnnxEmbedder runs onnx or onnx-int8, not {runtime!r}")
+        super().__init__(name, "cpu")
+        self.runtime = runtime
+        self.cache_dir = cache_dir
+        self._session: OnnxSession | None = None
+        self._tried = False
+        self._opening = threading.Lock()
+
+    def _onnx(self) -> OnnxSession | None:
+        """The ONNX session, or None to use torch (decided once, on first use)."""
+        if not self._tried:
+            with self._opening:  # one export, even when the first calls race
+                if not self._tried:
+                    self._session = self._open()
+                    self._tried = True
+        return self._session
+
+    def _open(self) -> OnnxSession | None:
+        try:
+            import onnxruntime  # type: ignore[import-untyped]  # noqa: F401  (before a long export)
+
+            model_dir = Path(resolve_model_path(self.name))
+            if not model_dir.is_dir():
+                raise ExportError(f"no local model folder {str(model_dir)!r} to export")
+            folder = ensure_export(self.name, model_dir, self.runtime, self.cache_dir)
+            try:
+                return OnnxSession(folder)
+            except Exception as exc:  # whole on disk, yet it will not load: export again
+                log.warning("the ONNX cache %s does not load (%s); exporting it again", folder, exc)
+                return OnnxSession(
+                    ensure_export(self.name, model_dir, self.runtime, self.cache_dir, rebuild=True)
+                )
+        except Exception as exc:  # any failure here leaves torch, which still works
+            _warn_once(
+                f"cannot run {self.name} on ONNX Runtime ({self.runtime}): {exc}; using torch"
+            )
+            return None
+
+    @property
+    def running(self) -> str:
+        """The runtime in use: ``self.runtime``, or "torch" after a fallback."""
+        return self.runtime if self._onnx() else "torch"
+
+    @property
+    def dimension(self) -> int:
+        session = self._onnx()
+        return session.dimension if session else super().dimension
+
+    def embed_batch(self, texts: Sequence[str]) -> Vectors:
+        session = self._onnx()
+        if session is None:
+            return super().embed_batch(texts)
+        parts = [session.sentence_vectors(texts[i : i + 64]) for i in range(0, len(texts), 64)]
+        return np.vstack(parts) if parts else np.zeros((0, session.dimension), np.float32)
+
+    def _encode_all(self, texts: Sequence[str]) -> list[tuple[Vectors, TokenVectors]]:
+        session = self._onnx()
+        if session is None:
+            return super()._encode_all(texts)
+        found: list[tuple[Vectors, TokenVectors]] = []
+        for start in range(0, len(texts), 64):
+            hidden, mask, tokens = session.run(texts[start : start + 64])
+            pooled = mean_pool(hidden, mask)
+            for row, length in enumerate(mask.sum(axis=1).tolist()):
+                tokens_row = TokenVectors(tuple(tokens[row][:length]), _unit(hidden[row, :length]))
+                found.append((pooled[row], tokens_row))
+        return found
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
+class SplitEmbedder(Embedder):
+    """Questions on one embedder, passages on another of the same model: int8 weights
+    answer a question in ~2 ms, while passage vectors stay float32 (int8 passages cost
+    0.005 nDCG@10 on the seed eval; int8 questions against them cost nothing)."""
+
+    def __init__(self, questions: Embedder, passages: Embedder) -> None:
+        self.questions = questions
+        self.passages = passages
+        self.name = passages.name
+
+    @property
+    def dimension(self) -> int:
+        return self.questions.dimension  # loads nothing more for a read-only server
+
+    def embed(self, text: str) -> Vectors:
+        return self.questions.embed(text)
+
+    def embed_with_tokens(self, text: str) -> tuple[Vectors, TokenVectors]:
+        return self.questions.embed_with_tokens(text)
+
+    def embed_batch(self, texts: Sequence[str]) -> Vectors:
+        return self.passages.embed_batch(texts)
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        return self.passages.embed_tokens(texts)
+
+    def embed_many(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+    ) -> Vectors:
+        return self.passages.embed_many(texts, batch_size, progress)
+
+    def embed_many_with_tokens(
+        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+    ) -> tuple[Vectors, list[TokenVectors]]:
+        return self.passages.embed_many_with_tokens(texts, batch_size, progress)
+
+
+def embedder_for(config: EngineConfig, cache_dir: Path | None = None) -> Embedder:
+    """The embedder ``config.runtime`` asks for; ONNX exports go to ``cache_dir``
+    (default ``config.model_cache``, else ``<data_dir>/models``). Another device than the
+    CPU gets torch. ``onnx-int8`` embeds questions with int8 weights and passages with
+    float32 ones (``SplitEmbedder``)."""
+    if config.runtime not in RUNTIMES:
+        raise ConfigError(
+            f"unknown runtime {config.runtime!r}: set CITEQA_RUNTIME to one of {', '.join(RUNTIMES)}"
+        )
+    if config.runtime == "torch" or config.device != "cpu":
+        return SentenceTransformerEmbedder(config.model, config.device)
+    cache = cache_dir or config.model_cache or config.data_dir / "models"
+    passages = OnnxEmbedder(config.model, "onnx", cache)
+    if config.runtime == "onnx":
+        return passages
+    return SplitEmbedder(OnnxEmbedder(config.model, "onnx-int8", cache), passages)
 
 
 def _unit(vectors: Vectors) -> Vectors:

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index.config import EngineConfig
-from index.dense import FaissVectors, NumpyVectors, VectorIndex, load_numpy_vectors
+from index.dense import DensePolicy, FaissVectors, NumpyVectors, VectorIndex, load_numpy_vectors
 from index.errors import IndexStateError
 from index.lock import is_locked
 from index.manifest import (
@@ -184,7 +184,7 @@ class IndexFiles:
             if not dense_path.exists():
                 raise IndexStateError(f"{dense_path} is missing")
             dense = (
-                FaissVectors.load(dense_path)
+                FaissVectors.load(dense_path, self._dense_policy())
                 if self.config.backend == "faiss"
                 else load_numpy_vectors(dense_path)
             )
@@ -292,9 +292,13 @@ class IndexFiles:
         return "dense.faiss" if self.config.backend == "faiss" else "dense.npz"
 
     def _new_dense(self, dimension: int) -> VectorIndex:
-        return (
-            FaissVectors(dimension) if self.config.backend == "faiss" else NumpyVectors(dimension)
-        )
+        if self.config.backend == "faiss":
+            return FaissVectors(dimension, policy=self._dense_policy())
+        return NumpyVectors(dimension)
+
+    def _dense_policy(self) -> DensePolicy:
+        """Flat or IVF by corpus size; a FAISS index switches type as it grows or shrinks."""
+        return DensePolicy(self.config.dense_index, self.config.dense_flat_limit)
 
     def _save(self, snapshot: Snapshot) -> None:
         log.debug("saving generation %d", snapshot.generation)

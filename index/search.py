@@ -21,7 +21,7 @@ from index.answerable import is_answerable
 from index.answertype import expected_answer, gives
 from index.config import MODES, EngineConfig
 from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult
-from index.embedder import Embedder, SentenceTransformerEmbedder, Vectors
+from index.embedder import Embedder, Vectors, embedder_for
 from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence, best_windows
@@ -95,7 +95,7 @@ class Engine:
         self.config = config
         if create:
             config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.embedder = embedder or SentenceTransformerEmbedder(config.model, config.device)
+        self.embedder = embedder or embedder_for(config)
         self.store = Store(config.data_dir / "citeqa.sqlite3", create=create)
         if check_model:
             self._check_model()

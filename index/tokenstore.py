@@ -38,6 +38,8 @@ Codes = npt.NDArray[np.uint8]
 TRAIN_TOKENS = 20_000
 """Token vectors needed to train the product quantizer (256 centroids per sub-space want
 a few thousand points each; fewer gives a codebook fitted to too little text)."""
+DECODED_ROWS = 2 * TRAIN_TOKENS
+"""Largest int8 segment kept decoded in memory (about 60 MB at 384 dimensions)."""
 SUBVECTOR = 8
 """Dimensions per product-quantizer byte."""
 _SEGMENT_RE = re.compile(r"seg-(\d+)\.([a-z0-9]+)\.npy")
@@ -139,6 +141,7 @@ class TokenFiles:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._maps: dict[str, Codes] = {}
+        self._whole: dict[str, Vectors] = {}
         self._codecs: dict[str, Codec] = {}
         self._lock = threading.Lock()
 
@@ -175,30 +178,47 @@ class TokenFiles:
         with self._lock:
             for name in [n for n in self._maps if not (self.folder / n).exists()]:
                 del self._maps[name]
+                self._whole.pop(name, None)
 
     def gather(self, spans: Sequence[Span], dimension: int) -> Vectors:
-        """The token vectors of ``spans``, one after the other (decoded once per codec)."""
-        by_codec: dict[str, list[tuple[int, Codes]]] = {}
-        decoded_empty: list[int] = []
+        """The token vectors of ``spans``, one after the other (one decode per codec)."""
+        parts: list[Vectors] = [np.zeros((0, dimension), dtype=np.float32)] * len(spans)
+        pending: dict[str, list[tuple[int, Codes]]] = {}
         for i, span in enumerate(spans):
             if not span.count:
-                decoded_empty.append(i)
                 continue
-            codes = self._segment(span.segment)[span.start : span.start + span.count]
-            by_codec.setdefault(codec_of(span.segment), []).append((i, codes))
-        decoded: dict[int, Vectors] = {
-            i: np.zeros((0, dimension), dtype=np.float32) for i in decoded_empty
-        }
-        for name, items in by_codec.items():
+            whole = self._decoded(span.segment, dimension)
+            if whole is not None:
+                parts[i] = whole[span.start : span.start + span.count]
+            else:
+                codes = self._segment(span.segment)[span.start : span.start + span.count]
+                pending.setdefault(codec_of(span.segment), []).append((i, codes))
+        for name, items in pending.items():
             block = self.codec(name, dimension).decode(np.concatenate([c for _, c in items]))
             offset = 0
             for i, codes in items:
-                decoded[i] = block[offset : offset + len(codes)]
+                parts[i] = block[offset : offset + len(codes)]
                 offset += len(codes)
-        parts = [decoded[i] for i in range(len(spans))]
         if not parts:
             return np.zeros((0, dimension), dtype=np.float32)
         return np.concatenate(parts)
+
+    def _decoded(self, name: str, dimension: int) -> Vectors | None:
+        """A small int8 segment decoded whole, once: int8 segments only exist until the
+        index holds ``TRAIN_TOKENS`` tokens, and decoding them per question costs more than
+        the rest of late interaction."""
+        if codec_of(name) != "int8":
+            return None
+        with self._lock:
+            found = self._whole.get(name)
+        if found is None:
+            codes = self._segment(name)
+            if len(codes) > DECODED_ROWS:
+                return None
+            found = self.codec("int8", dimension).decode(np.asarray(codes))
+            with self._lock:
+                self._whole[name] = found
+        return found
 
     # -- writing (the caller holds the write lock) -------------------------------------
 
@@ -256,6 +276,7 @@ class TokenFiles:
                 path.unlink(missing_ok=True)
                 with self._lock:
                     self._maps.pop(name, None)
+                    self._whole.pop(name, None)
 
 
 def codec_of(segment: str) -> str:
@@ -272,11 +293,11 @@ def maxsim_many(question: Vectors, tokens: Vectors, counts: Sequence[int]) -> li
         return []
     if not len(question) or not len(tokens):
         return [0.0] * len(counts)
-    sims = question @ tokens.T  # question tokens x all passage tokens
+    sims = tokens @ question.T  # all passage tokens x question tokens
     counts_arr = np.asarray(counts)
     nonempty = counts_arr > 0
     starts = np.concatenate([[0], np.cumsum(counts_arr)[:-1]])[nonempty]
-    best = np.maximum.reduceat(sims, starts, axis=1)  # question tokens x non-empty passages
+    best = np.maximum.reduceat(sims, starts, axis=0)  # non-empty passages x question tokens
     scores = np.zeros(len(counts), dtype=np.float64)
-    scores[nonempty] = best.mean(axis=0)
+    scores[nonempty] = best.mean(axis=1)
     return [round(float(s), 6) for s in scores]

@@ -348,13 +348,13 @@ def serve(
 def mcp_command(data_dir: DataDir = None, model: Model = None) -> None:
     """Serve the MCP tools (search, fetch, list_documents) over stdio, for Claude Desktop,
     Cursor and the like; reads the data dir and follows new ingests. Logs go to stderr."""
-    from index import SentenceTransformerEmbedder
+    from index.embedder import embedder_for
     from service.mcp import serve_stdio
 
     settings = _settings(data_dir=data_dir, model=model)
     try:
         config = settings.engine_config()
-        embedder = SentenceTransformerEmbedder(config.model, config.device)
+        embedder = embedder_for(config)
         serve_stdio(settings, embedder)
     except (CiteqaError, ImportError, OSError) as exc:
         _fail(str(exc))

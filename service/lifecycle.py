@@ -12,7 +12,8 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
-from index import CiteqaError, Embedder, Engine, SentenceTransformerEmbedder
+from index import CiteqaError, Embedder, Engine
+from index.embedder import embedder_for
 from service.settings import Settings
 
 log = logging.getLogger("citeqa.service")
@@ -33,7 +34,7 @@ def keep_fresh(slot: EngineSlot, settings: Settings, embedder: Embedder | None) 
     """Open the engine, then follow the data dir's generations until ``slot.stop``."""
     # A write through the API waits a bounded time for another writer (then 503).
     config = replace(settings.engine_config(), lock_timeout=settings.write_wait_seconds)
-    embedder = embedder or SentenceTransformerEmbedder(config.model, config.device)
+    embedder = embedder or embedder_for(config)
     try:
         started = time.perf_counter()
         embedder.embed("warm up")  # load the model now, not on the first question

@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import BUNDLED_MODEL, ChunkSpec, EngineConfig
+from index.dense import FLAT_LIMIT
+from index.embedder import RUNTIMES
 
 # What a browser sends in its Origin header: scheme://host[:port], nothing after.
 _ORIGIN = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[^/\s:\[\]]+)(:\d{1,5})?")
@@ -111,11 +113,44 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long `citeqa serve` waits for requests in flight before "
         "cancelling them (a write in progress still completes before the process exits).",
     )
+    runtime: Literal["onnx-int8", "onnx", "torch"] = Field(
+        "onnx-int8",
+        description="What runs the model: onnx-int8 (ONNX Runtime, int8 weights; fastest), "
+        "onnx (ONNX Runtime, float32) or torch. The ONNX copy is exported once into "
+        "model_cache; if that fails the model runs on torch (with a warning).",
+    )
+    model_cache: Path | None = Field(
+        None,
+        description="Where the ONNX exports of the model are kept, one folder per model and "
+        "runtime; default <data_dir>/models. Point several data dirs at one to export once.",
+    )
+    dense_index: Literal["auto", "flat", "ivf"] = Field(
+        "auto",
+        description="FAISS index type: auto is exact (flat) below dense_flat_limit passages and "
+        "IVF (approximate, a few ms at a million passages) from there on; flat or ivf forces one.",
+    )
+    dense_flat_limit: int = Field(
+        FLAT_LIMIT,
+        ge=1,
+        description="Passages from which dense_index=auto switches to IVF (and back below half).",
+    )
 
     @field_validator("api_key", "admin_key", "public_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker compose passes CITEQA_API_KEY= when it is not set on the host.
+        return None if value == "" else value
+
+    @field_validator("runtime", mode="before")
+    @classmethod
+    def _known_runtime(cls, value: object) -> object:
+        if value not in RUNTIMES:
+            raise ValueError(f"CITEQA_RUNTIME must be one of {', '.join(RUNTIMES)}, not {value!r}")
+        return value
+
+    @field_validator("model_cache", mode="before")
+    @classmethod
+    def _blank_cache_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("cors_origins", "mcp_allowed_hosts", mode="before")
@@ -176,4 +211,8 @@ class Settings(BaseSettings):
             reranker=self.reranker or None,
             rerank_depth=self.rerank_depth,
             ingest_batch=self.ingest_batch,
+            runtime=self.runtime,
+            model_cache=self.model_cache,
+            dense_index=self.dense_index,
+            dense_flat_limit=self.dense_flat_limit,
         )

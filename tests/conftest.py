@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from index import Engine, EngineConfig, HashEmbedder, SentenceTransformerEmbedder, read_path
+from tests.live import MODEL_CACHE
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -23,6 +24,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("CITEQA_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("CITEQA_MODEL_CACHE", str(MODEL_CACHE))  # one export per session
 
 
 @pytest.fixture
@@ -54,3 +56,10 @@ def seeded(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[Eng
     engine = Engine.open(EngineConfig(data_dir=seeded_dir), model, create=True)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the ONNX exports of the model (CITEQA_MODEL_CACHE), so a test
+    session exports each runtime once, not once per data dir."""
+    return tmp_path_factory.mktemp("model-cache")

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +23,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+MODEL_CACHE = Path(tempfile.gettempdir()) / "citeqa-test-model-cache"
+"""ONNX exports shared by every test's servers and commands (one export per runtime, not
+one per data dir; keyed by a digest of the model, so never stale)."""
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-    return {**env, "HF_HUB_OFFLINE": "1", **extra}
+    return {**env, "HF_HUB_OFFLINE": "1", "CITEQA_MODEL_CACHE": str(MODEL_CACHE), **extra}
 
 
 def citeqa(*args: str | Path, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:

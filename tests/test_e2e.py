@@ -32,7 +32,10 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with serving(seeded_dir, tmp_path_factory.mktemp("server") / "server.log") as url:
+    # torch, as the in-process engines here: answers compare exactly (the default
+    # onnx-int8 runtime is what the other servers in the test suite run)
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with serving(seeded_dir, log, CITEQA_RUNTIME="torch") as url:
         yield url
 
 
