@@ -45,9 +45,10 @@ log = logging.getLogger("citeqa")
 
 TITLE_META = "title_in_index"
 """SQLite meta key: whether stored vectors were embedded with the title in front."""
-KEEP_GENERATIONS = 2
-"""Generations kept on disk: a reader still loading the one before has time to finish
-(a reader that loses the race reads the manifest again)."""
+KEEP_GENERATIONS = 1
+"""Generations kept on disk: only the one the manifest names. Readers hold what they
+loaded in memory; one that loses the race with a writer (its folder removed mid-load)
+reads the manifest again and loads the new one."""
 Stamp = tuple[int, int, int]
 Ids = npt.NDArray[np.int64]
 

@@ -233,7 +233,7 @@ def test_old_generations_are_pruned_and_temp_folders_of_dead_writers_removed(
     (tmp_path / "indexes" / ".gen-00000099.12345.tmp").mkdir()
     engine.ingest(corpus(6))
     names = sorted(p.name for p in (tmp_path / "indexes").iterdir())
-    assert names == ["gen-00000005", "gen-00000006"]  # the current one and the one before
+    assert names == ["gen-00000006"]  # only the one the manifest names
     engine.close()
 
 
