@@ -59,7 +59,7 @@ class EngineConfig:
     lock_timeout: float | None = None
     """Seconds a write waits for another process's write to finish (None: as long as it
     takes)."""
-    runtime: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"
+    runtime: Literal["onnx-int8", "onnx", "torch"] = "onnx"
     """What runs the model on a CPU (``index.embedder.embedder_for``): ONNX Runtime,
     exported once into ``model_cache``, with int8 weights for questions and float32 for
     passages (``onnx-int8``) or float32 for both (``onnx``); or torch (also the fallback)."""

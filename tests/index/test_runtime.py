@@ -249,7 +249,7 @@ def test_an_unknown_runtime_names_citeqa_runtime(
 
 
 def test_settings_pick_the_embedder(tmp_path: Path) -> None:
-    assert Settings().runtime == EngineConfig(data_dir=tmp_path).runtime == "onnx-int8"
+    assert Settings().runtime == EngineConfig(data_dir=tmp_path).runtime == "onnx"
     assert get_args(Settings.model_fields["runtime"].annotation) == RUNTIMES
     assert get_args(get_type_hints(EngineConfig)["runtime"]) == RUNTIMES
     with pytest.raises(ConfigError, match="not 'torch'"):
