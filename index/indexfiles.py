@@ -214,11 +214,7 @@ class IndexFiles:
         return Snapshot(generation, dense, lexical, stamp, False)
 
     def _build_lexical(self) -> LexicalIndex:
-        ids, texts = [], []
-        for row_id, text, title in self.store.passage_texts():
-            ids.append(row_id)
-            texts.append(indexed_text(text, title, self.config.title_in_index))
-        return LexicalIndex.build(ids, texts)
+        return LexicalIndex.build(*self._texts(self.store.passage_texts()))
 
     def _next_lexical(self, generation: int, removed: Ids, added: Ids) -> LexicalIndex:
         """BM25 for ``generation`` from the writer's token corpus, which is read from

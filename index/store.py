@@ -217,6 +217,11 @@ def _copy_token_blobs(db: sqlite3.Connection, files: TokenFiles, dimension: int)
     Store.set_token_spans(db, [i for i, _ in spans], [span for _, span in spans])
 
 
+def _token_spans(rows: Iterable[Sequence[object]]) -> dict[int, TokenSpan]:
+    return {int(str(i)): TokenSpan(str(seg), int(str(start)), int(str(n)))
+            for i, seg, start, n in rows}  # fmt: skip
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
@@ -608,7 +613,7 @@ class Store:
                 f"WHERE passage_id IN ({marks})",
                 list(row_ids),
             ).fetchall()
-        return {int(i): TokenSpan(str(seg), int(start), int(n)) for i, seg, start, n in rows}
+        return _token_spans(rows)
 
     def token_segments(self) -> set[str]:
         """Segment files some committed row refers to (the rest may be deleted)."""
@@ -625,7 +630,7 @@ class Store:
         rows = db.execute(
             "SELECT passage_id, segment, start, count FROM token_spans ORDER BY passage_id"
         ).fetchall()
-        return {int(i): TokenSpan(str(seg), int(start), int(n)) for i, seg, start, n in rows}
+        return _token_spans(rows)
 
     @staticmethod
     def set_token_spans(

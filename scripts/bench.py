@@ -109,13 +109,7 @@ def serving(data: Path, log: Path | None = None, **env: str) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
+            txtai_server.wait_for(f"{url}/readyz", server, "citeqa serve")
             yield url
         finally:
             server.terminate()

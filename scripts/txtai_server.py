@@ -82,12 +82,28 @@ def build_index(passages: Path, index: Path) -> float:
     return time.perf_counter() - started
 
 
+def wait_for(url: str, server: subprocess.Popen[bytes], name: str) -> None:
+    """Until ``url`` answers 200 (the model loads before the port opens); an error if
+    ``server`` exits or 2 minutes pass."""
+    import httpx
+
+    for _ in range(600):
+        if server.poll() is not None:
+            raise RuntimeError(f"{name} exited with {server.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} did not answer within 2 minutes")
+
+
 @contextmanager
 def serving(
     index: Path, port: int, log: Path | None = None, env: dict[str, str] | None = None
 ) -> Iterator[str]:
     """txtai's API (uvicorn txtai.api:app) over the saved ``index`` on ``port``."""
-    import httpx
 
     config = index / APP_CONFIG
     command = [str(python()), "-m", "uvicorn", "txtai.api:app", "--host", "127.0.0.1",
@@ -101,17 +117,7 @@ def serving(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(600):  # the model loads before the port opens
-                if server.poll() is not None:
-                    raise RuntimeError(f"txtai's server exited with {server.returncode}")
-                try:
-                    if httpx.get(f"{url}/count", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            else:
-                raise RuntimeError("txtai's server did not answer within 2 minutes")
+            wait_for(f"{url}/count", server, "txtai's server")
             yield url
         finally:
             server.terminate()
