@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install run test lint format bench bench-ingest bench-scale load eval eval-scifact clean
+.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale load eval eval-scifact clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,8 +28,18 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# Debian's chromium for the web page tests: Playwright drives it and downloads no browser.
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: lint browser
 	$(BIN)/pytest
+
+# The web page's three views, from the browser tests, into docs/ (shown in the README).
+screenshots: install browser
+	SCREENSHOTS=docs $(BIN)/pytest tests/service/test_webpage.py -k screenshots --no-cov -q
 
 format: install
 	$(BIN)/ruff format .

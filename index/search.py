@@ -20,7 +20,7 @@ import numpy.typing as npt
 from index.answerable import is_answerable
 from index.answertype import expected_answer, gives
 from index.config import MODES, EngineConfig
-from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult
+from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, Span
 from index.embedder import Embedder, Vectors, embedder_for
 from index.errors import BadQueryError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
@@ -196,6 +196,17 @@ class Engine:
 
     def documents(self) -> list[DocumentInfo]:
         return self.store.documents()
+
+    def indexed_spans(self, doc_id: str) -> list[Span]:
+        """The parts of a document its passages cover, merged (what cleaning kept); the
+        rest of the text (mastheads, captions, appeals) is never searched or cited."""
+        merged: list[Span] = []
+        for span in self.store.passage_spans(doc_id):
+            if merged and span.start <= merged[-1].end:
+                merged[-1] = Span(merged[-1].start, max(merged[-1].end, span.end))
+            else:
+                merged.append(span)
+        return merged
 
     def document_info(self, doc_id: str) -> DocumentInfo:
         """The listing row of one document; NotFoundError if it is not there."""

@@ -419,6 +419,16 @@ class Store:
             )
         return Document(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
 
+    def passage_spans(self, doc_id: str) -> list[Span]:
+        """Where the document's passages lie, in order; text outside them was skipped."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.char_start, p.char_end FROM passages p JOIN documents d "
+                "ON d.id = p.document_id WHERE d.doc_id = ? ORDER BY p.seq",
+                (doc_id,),
+            ).fetchall()
+        return [Span(int(a), int(b)) for a, b in rows]
+
     _INFO_SQL = (
         "SELECT d.doc_id, d.title, d.source, d.url, d.published, "
         "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), d.chars "

@@ -33,6 +33,7 @@ from service.render import wants_text
 from service.routes import router
 from service.schemas import NOT_UNICODE
 from service.settings import Settings
+from service.webpage import add_page
 from service.writes import writes
 
 log = logging.getLogger("citeqa.service")
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.state.mcp = McpEndpoint(app, settings)  # MCP over Streamable HTTP, behind the API key
     app.add_route("/mcp", app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.include_router(llm)
+    add_page(app)  # the web page at /
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # off unless CITEQA_CORS_ORIGINS names the web apps' origins
         app.add_middleware(

@@ -66,7 +66,7 @@ def documents(engine: EngineDep) -> DocumentList:
 @v1.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
 def document(engine: EngineDep, doc_id: str) -> DocumentOut:
     """One document with its full text; citation offsets index into this text."""
-    return DocumentOut.from_document(engine.document(doc_id))
+    return DocumentOut.from_document(engine.document(doc_id), engine.indexed_spans(doc_id))
 
 
 # HEAD as well, for load balancers; kept out of the schema (it would repeat the GET).

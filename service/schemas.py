@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from index import Document, DocumentInfo, Filters, Hit, Packed, SearchResult
+from index import Document, DocumentInfo, Filters, Hit, Packed, SearchResult, Span
 from service.tools import ANSWERABLE_NOTE
 
 MAX_QUESTION = 2000
@@ -169,6 +170,11 @@ class DocumentList(BaseModel):
     documents: list[DocumentSummary]
 
 
+class SpanOut(BaseModel):
+    char_start: int
+    char_end: int
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str | None
@@ -177,12 +183,18 @@ class DocumentOut(BaseModel):
     published: str | None
     metadata: dict[str, Any]
     text: str = Field(description="Exactly as indexed; every offset in a citation points here.")
+    indexed: list[SpanOut] = Field(
+        default_factory=list,
+        description="The parts of text that passages cover, in order. The rest was skipped "
+        "as boilerplate (mastheads, captions, appeals) and is never searched or cited.",
+    )
 
     @classmethod
-    def from_document(cls, doc: Document) -> DocumentOut:
+    def from_document(cls, doc: Document, indexed: Sequence[Span] = ()) -> DocumentOut:
         return cls(
             doc_id=doc.doc_id, title=doc.title, source=doc.source, url=doc.url,
             published=doc.published, metadata=dict(doc.metadata), text=doc.text,
+            indexed=[SpanOut(char_start=s.start, char_end=s.end) for s in indexed],
         )  # fmt: skip
 
 
