@@ -23,8 +23,9 @@ from index.errors import (
 from index.fusion import RRF_K, rrf
 from index.ingest import DocumentChange, IngestReport, Progress
 from index.packing import Block, Packed, pack
-from index.search import Engine, Filters
+from index.search import Engine
 from index.sources import SkippedFile, count_documents, document_from_bytes, read_path
+from index.storage import Filters
 
 __all__ = [
     "BUNDLED_MODEL",

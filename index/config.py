@@ -71,3 +71,13 @@ class EngineConfig:
     ``ivf`` forces one. A saved index keeps its type until the next write."""
     dense_flat_limit: int = FLAT_LIMIT
     """Passages from which ``dense_index="auto"`` switches to IVF (back below half)."""
+    store: Literal["local", "milvus"] = "local"
+    """Where the index lives (``index.storage``): ``local`` is SQLite + FAISS + bm25s files
+    in ``data_dir``; ``milvus`` is a Milvus server, or Milvus Lite in a local folder."""
+    milvus_uri: str | None = None
+    """``http://host:19530`` for a server, or a path ending in ``.db`` for Milvus Lite
+    (None: ``<data_dir>/milvus.db``)."""
+    milvus_token: str | None = None
+    """``user:password`` or an API key, for a server that asks for one."""
+    milvus_prefix: str = "citeqa"
+    """Collection names start with this, so several indexes can share one Milvus."""

@@ -43,7 +43,6 @@ from index.store import Store, StoredPassage
 
 log = logging.getLogger("citeqa")
 
-TITLE_META = "title_in_index"
 """SQLite meta key: whether stored vectors were embedded with the title in front."""
 KEEP_GENERATIONS = 1
 """Generations kept on disk: only the one the manifest names. Readers hold what they

@@ -1,6 +1,7 @@
 """Writing: a streaming pipeline of read -> prepare -> embed -> commit, one batch at a time.
 
-Each batch is one SQLite transaction and one index generation (``indexfiles``), taken
+Each batch is one all-or-nothing write to the storage (``index.storage``; locally one SQLite
+transaction and one index generation, ``indexfiles``), taken
 under the data dir's write lock; embedding, the slow part, runs outside it. Memory holds
 one batch. A run killed at any moment keeps every committed batch, and the next run
 skips those documents by content hash, so nothing is embedded twice.
@@ -11,10 +12,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import islice
-from sqlite3 import Connection
 
 import numpy as np
 
@@ -22,12 +21,9 @@ from index.config import EngineConfig
 from index.documents import Document, Span
 from index.embedder import Embedder, Vectors
 from index.errors import BadDocumentError, ModelMismatchError
-from index.indexfiles import TITLE_META, IndexFiles
 from index.late import content_vectors, passage_tokens
-from index.lock import write_lock
 from index.passages import PreparedDocument, content_hash, indexed_text, prepare
-from index.store import TOKEN_CODEC_META, Store
-from index.tokenstore import TRAIN_TOKENS, Codec, Int8Codec, PQCodec, TokenFiles
+from index.storage import TITLE_META, Staged, Storage
 
 log = logging.getLogger("citeqa")
 
@@ -82,24 +78,13 @@ def _batches(documents: Iterable[Document], size: int) -> Iterator[list[Document
 
 
 class Writer:
-    """The write side of the engine: ingest, delete and reindex, each under the lock."""
+    """The write side of the engine: ingest, delete and reindex, each under the storage's
+    write lock; embedding, the slow part, runs outside it."""
 
-    def __init__(
-        self,
-        config: EngineConfig,
-        store: Store,
-        files: IndexFiles,
-        embedder: Embedder,
-        tokens: TokenFiles,
-    ) -> None:
+    def __init__(self, config: EngineConfig, storage: Storage, embedder: Embedder) -> None:
         self.config = config
-        self.store = store
-        self.files = files
+        self.storage = storage
         self.embedder = embedder
-        self.tokens = tokens
-
-    def lock(self) -> AbstractContextManager[None]:
-        return write_lock(self.config.data_dir, self.config.lock_timeout)
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -107,10 +92,9 @@ class Writer:
         self, documents: Iterable[Document], progress: Progress | None = None, total: int = 0
     ) -> IngestReport:
         """Add new documents, replace changed ones, skip unchanged ones, batch by batch."""
-        with self.lock():  # repair what a crashed writer left, even if nothing changes
-            self.files.sync()
-            self.tokens.sweep(self.store.token_segments())
-        generation = self.store.generation()
+        with self.storage.write_lock():  # repair what a crashed writer left
+            self.storage.repair()
+        generation = self.storage.generation
         report: list[DocumentChange] = []
         passages = done = 0
         for number, batch in enumerate(_batches(documents, self.config.ingest_batch), start=1):
@@ -143,7 +127,7 @@ class Writer:
             changes.pop(doc.doc_id, None)
             empty.pop(doc.doc_id, None)
             digest = content_hash(doc, self.config.chunk)
-            stored = self.store.content_hash(doc.doc_id)
+            stored = self.storage.content_hash(doc.doc_id)
             if stored == digest:
                 continue
             prepared = prepare(doc, self.config.chunk)
@@ -179,72 +163,35 @@ class Writer:
         return vectors, [content_vectors(t) for t in raw]
 
     def _commit(self, batch: _Embedded, empty: Sequence[str] = ()) -> int:
-        """One transaction and one generation, under the lock."""
-        with self.lock():
-            self.files.sync()
+        """One all-or-nothing write and one generation, under the lock."""
+        staged: list[Staged] = []
+        start = 0
+        for change in batch.changes:
+            end = start + len(change.prepared.passages)
+            tokens = batch.token_vectors
+            staged.append(Staged(
+                change.prepared.document, change.digest, change.prepared.passages,
+                batch.vectors[start:end], batch.sentence_vectors[start:end],
+                None if tokens is None else tokens[start:end],
+            ))  # fmt: skip
+            start = end
+        with self.storage.write_lock():
             dimension = self._check_dimension(batch.vectors)
-            removed: list[int] = []
-            added: list[int] = []
-            start = 0
-            with self.store.transaction() as db:
-                for change in batch.changes:
-                    doc = change.prepared.document
-                    end = start + len(change.prepared.passages)
-                    removed += Store.passage_ids_of(db, doc.doc_id)
-                    ids = Store.put_document(
-                        db, doc, change.digest, change.prepared.passages,
-                        batch.vectors[start:end], batch.sentence_vectors[start:end],
-                    )  # fmt: skip
-                    added += ids
-                    start = end
-                for doc_id in empty:  # a document emptied since it was stored goes away
-                    removed += Store.passage_ids_of(db, doc_id)
-                    Store.delete_document(db, doc_id)
-                if batch.token_vectors is not None:
-                    self._put_tokens(db, added, batch.token_vectors)
-                Store.set_meta(db, "model", self.embedder.name)
-                Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
-                if dimension:
-                    Store.set_meta(db, "dimension", str(dimension))
-                generation = Store.bump_generation(db)
-            self.files.publish(
-                generation,
-                np.asarray(removed, dtype=np.int64),
-                np.asarray(added, dtype=np.int64),
-                batch.vectors,
-            )
-            self.tokens.sweep(self.store.token_segments())  # replaced or re-encoded ones
-        return generation
+            meta = self._meta(dimension)
+            return self.storage.commit(staged, empty, meta)
 
-    def _put_tokens(self, db: Connection, ids: Sequence[int], vectors: Sequence[Vectors]) -> None:
-        """Write passages' token vectors as one new segment (inside the caller's
-        transaction, before its commit). Once enough tokens are stored to train the
-        product quantizer, it is trained and every stored token is re-encoded with it."""
-        ids, vectors = list(ids), list(vectors)
-        dimension = int(vectors[0].shape[1]) if vectors else self.embedder.dimension
-        name = Store.get_meta_in(db, TOKEN_CODEC_META) or "int8"
-        if name != "int8":
-            codec: Codec = self.tokens.codec(name, dimension)
-        else:
-            codec = Int8Codec(dimension)
-            stored = Store.token_count_in(db)
-            if PQCodec.fits(dimension) and stored + sum(map(len, vectors)) >= TRAIN_TOKENS:
-                old = Store.token_spans_in(db)
-                olds = self.tokens.split(list(old.values()), dimension)
-                sample = np.concatenate([*olds, *vectors])
-                codec = PQCodec.train(_sample(sample), f"x{Store.next_segment(db)}")
-                self.tokens.save_codec(codec)
-                Store.set_meta(db, TOKEN_CODEC_META, codec.name)
-                log.info("token vectors: trained %s on %d tokens", codec.name, len(sample))
-                ids, vectors = [*old, *ids], [*olds, *vectors]
-        spans = self.tokens.write(Store.next_segment(db), codec, vectors)
-        Store.set_token_spans(db, ids, spans)
+    def _meta(self, dimension: int) -> dict[str, str]:
+        """What the index records about how it was built (checked when it is opened)."""
+        meta = {"model": self.embedder.name, TITLE_META: str(self.config.title_in_index)}
+        if dimension:
+            meta["dimension"] = str(dimension)
+        return meta
 
     def _check_dimension(self, vectors: Vectors) -> int:
         if not len(vectors):
             return 0
         dimension = int(vectors.shape[1])
-        stored = self.store.get_meta("dimension")
+        stored = self.storage.get_meta("dimension")
         if stored is not None and int(stored) != dimension:
             raise ModelMismatchError(
                 f"model {self.embedder.name!r} gives {dimension}-dimensional vectors, but the "
@@ -257,82 +204,47 @@ class Writer:
 
     def delete(self, doc_id: str) -> bool:
         """Remove one document and its passages; False if it was not there."""
-        with self.lock():
-            self.files.sync()
-            with self.store.transaction() as db:
-                removed = Store.passage_ids_of(db, doc_id)
-                if not Store.delete_document(db, doc_id):
-                    return False
-                generation = Store.bump_generation(db)
-            empty = np.zeros(0, dtype=np.int64)
-            self.files.publish(
-                generation, np.asarray(removed, dtype=np.int64), empty,
-                np.zeros((0, self.files.current.dense.dimension), dtype=np.float32),
-            )  # fmt: skip
-            self.tokens.sweep(self.store.token_segments())
-        return True
+        with self.storage.write_lock():
+            return self.storage.delete(doc_id)
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every passage with the configured model (after a model change)."""
-        with self.lock():
-            passages = list(self.store.all_passages())
-            texts = [self.files.text_of(p) for p in passages]
+        with self.storage.write_lock():
+            passages = self.storage.all_passages()
+            texts = [self.storage.text_of(p) for p in passages]
             vectors, tokens = self._passage_vectors(texts, progress)
             items = [(p.passage.doc_id, p.passage.text, p.passage.char_start, p.passage.sentences)
                      for p in passages]  # fmt: skip
             sentences = embed_sentences(self.embedder, items, self.config.batch_size, progress)
-            ids = [p.row_id for p in passages]
             dimension = int(vectors.shape[1]) if len(vectors) else self.embedder.dimension
-            with self.store.transaction() as db:
-                Store.set_vectors(db, ids, vectors)
-                Store.set_sentence_vectors(db, ids, sentences)
-                Store.clear_token_vectors(db)
-                Store.set_meta(db, TOKEN_CODEC_META, "int8")
-                if tokens is not None:
-                    self._put_tokens(db, ids, tokens)
-                Store.set_meta(db, "model", self.embedder.name)
-                Store.set_meta(db, TITLE_META, str(self.config.title_in_index))
-                Store.set_meta(db, "dimension", str(dimension))
-                Store.bump_generation(db)
-            self.files.rebuild()
-            self.tokens.sweep(self.store.token_segments())
-            self.store.forget_cached()
+            self.storage.replace_vectors(
+                [p.row_id for p in passages], vectors, sentences, tokens, self._meta(dimension)
+            )
         return len(passages)
 
     def backfill(self, progress: Progress | None = None) -> None:
         """Sentence and token vectors for passages stored by a citeqa from before they were
         (a one-time upgrade, under the lock)."""
-        with self.lock():
-            missing = self.store.passages_without_sentence_vectors()
+        with self.storage.write_lock():
+            missing = self.storage.missing_sentence_vectors()
             if missing:
                 log.warning("embedding the sentences of %d passages (stored once)", len(missing))
                 items = [(p.passage.doc_id, p.passage.text, p.passage.char_start,
                           p.passage.sentences) for p in missing]  # fmt: skip
                 vectors = embed_sentences(self.embedder, items, self.config.batch_size, progress)
-                with self.store.transaction() as db:
-                    Store.set_sentence_vectors(db, [p.row_id for p in missing], vectors)
-                self.store.forget_cached()
+                self.storage.set_sentence_vectors([p.row_id for p in missing], vectors)
             if self.config.late_weight <= 0:
                 return
-            missing = self.store.passages_without_token_vectors()
-            tokens = self._tokens([self.files.text_of(p) for p in missing], progress)
+            missing = self.storage.missing_token_vectors()
+            tokens = self._tokens([self.storage.text_of(p) for p in missing], progress)
             if missing and tokens is not None:
-                with self.store.transaction() as db:
-                    self._put_tokens(db, [p.row_id for p in missing], tokens)
+                self.storage.add_token_vectors([p.row_id for p in missing], tokens)
 
     def _tokens(self, texts: Sequence[str], progress: Progress | None) -> list[Vectors] | None:
         if self.config.late_weight <= 0:
             return None
         report = (lambda d, t: progress("tokens", d, t)) if progress else None
         return passage_tokens(self.embedder, texts, progress=report)
-
-
-def _sample(vectors: Vectors, limit: int = 25_000) -> Vectors:
-    """At most ``limit`` rows, evenly spread: enough to train the codec in seconds."""
-    if len(vectors) <= limit:
-        return vectors
-    picked: Vectors = vectors[np.linspace(0, len(vectors) - 1, limit).astype(np.int64)]
-    return picked
 
 
 def _changes(

@@ -15,35 +15,26 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
-import numpy.typing as npt
 
 from index.answerable import is_answerable
 from index.answertype import expected_answer, gives
 from index.config import MODES, EngineConfig
 from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, Span
 from index.embedder import Embedder, Vectors, embedder_for
-from index.errors import BadQueryError, ModelMismatchError
+from index.errors import BadQueryError, IndexStateError, ModelMismatchError
 from index.fusion import collapse, rrf, weighted
 from index.highlight import best_sentence, best_windows
-from index.indexfiles import TITLE_META, IndexFiles, Snapshot
+from index.indexfiles import IndexFiles
 from index.ingest import IngestReport, Progress, Writer
 from index.late import content_vectors, maxsim, passage_tokens
+from index.local import LocalStorage
 from index.rerank import CrossEncoderReranker
+from index.storage import TITLE_META, Filters, Storage, open_storage
 from index.store import Store, StoredPassage
 from index.timing import Laps
 from index.tokenstore import TokenFiles, maxsim_many
 
 log = logging.getLogger("citeqa")
-Ids = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict a search to some documents or sources (exact match); a value that matches
-    no stored document makes ``Engine.search`` raise ``BadQueryError`` naming it."""
-
-    doc_ids: frozenset[str] = frozenset()
-    sources: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -93,15 +84,11 @@ class Engine:
         """Open the store. ``create`` makes a new data dir when there is none (writers
         only); ``check_model=False`` only for ``reindex`` after a model change."""
         self.config = config
-        if create:
-            config.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or embedder_for(config)
-        self.store = Store(config.data_dir / "citeqa.sqlite3", create=create)
+        self.storage: Storage = open_storage(config, create=create)
         if check_model:
             self._check_model()
-        self.files = IndexFiles(config, self.store)
-        self.tokens = TokenFiles(config.data_dir / "tokens")
-        self.writer = Writer(config, self.store, self.files, self.embedder, self.tokens)
+        self.writer = Writer(config, self.storage, self.embedder)
         self.reranker = (
             CrossEncoderReranker(config.reranker, config.device) if config.reranker else None
         )
@@ -120,44 +107,58 @@ class Engine:
 
         ``progress`` is accepted for callers that show one; loading is quick."""
         engine = cls(config, embedder, create=create)
-        engine.files.load()
+        engine.storage.load()
         return engine
 
     def close(self) -> None:
-        """Close the store, after a write in progress in this process (which holds the
+        """Close the storage, after a write in progress in this process (which holds the
         same lock) has committed: a server shutting down never cuts a write short."""
         with self._swap:
-            self.store.close()
+            self.storage.close()
 
     @property
     def size(self) -> int:
         """How many passages are searchable."""
-        return self.files.size
+        return self.storage.size
 
     @property
     def generation(self) -> int:
         """The generation searches run on."""
-        return self.files.current.generation
+        return self.storage.generation
 
     def refresh(self) -> bool:
-        """Swap to a newer generation if a writer published one (a stat when none did)."""
+        """Follow writes made elsewhere (locally, a stat when there were none)."""
         with self._swap:
-            swapped = self.files.refresh()
-            if swapped:
-                self.tokens.forget_deleted()  # a writer may have removed segments
-                self.store.forget_cached()  # ... or re-embedded passages (reindex)
-            return swapped
+            return self.storage.refresh()
+
+    def _local(self) -> LocalStorage:
+        if not isinstance(self.storage, LocalStorage):
+            raise IndexStateError(f"this needs the local store, not {self.storage.kind}")
+        return self.storage
+
+    @property
+    def store(self) -> Store:
+        """The local store's SQLite file (tools and tests that look inside it)."""
+        return self._local().store
+
+    @property
+    def files(self) -> IndexFiles:
+        return self._local().files
+
+    @property
+    def tokens(self) -> TokenFiles:
+        return self._local().tokens
 
     def _check_model(self) -> None:
-        built_with = self.store.get_meta("model")
+        built_with = self.storage.get_meta("model")
         if built_with is not None and built_with != self.embedder.name:
             raise ModelMismatchError(
                 f"the index in {self.config.data_dir} was built with model {built_with!r}, but "
                 f"the configured model is {self.embedder.name!r}. Set CITEQA_MODEL={built_with} "
                 "(or --model), or re-embed with `citeqa reindex`, or use another data dir."
             )
-        built_title = self.store.get_meta(TITLE_META)
-        if built_title is None and self.store.counts()[1]:
+        built_title = self.storage.get_meta(TITLE_META)
+        if built_title is None and self.storage.counts()[1]:
             built_title = "False"  # built before the setting existed: no titles
         if built_title is not None and built_title != str(self.config.title_in_index):
             raise ModelMismatchError(
@@ -174,7 +175,7 @@ class Engine:
         """Add new documents, replace changed ones, skip unchanged ones (by content hash),
         in batches of ``config.ingest_batch``, each committed and searchable on its own."""
         with self._swap:
-            if self.store.needs_backfill(tokens=self.config.late_weight > 0):
+            if self.storage.needs_backfill(tokens=self.config.late_weight > 0):
                 self.writer.backfill(progress)
             return self.writer.ingest(documents, progress, total)
 
@@ -182,7 +183,7 @@ class Engine:
         """Remove one document and its passages; NotFoundError if it is not there."""
         with self._swap:
             if not self.writer.delete(doc_id):
-                self.store.document(doc_id)  # raises NotFoundError with the usual message
+                self.storage.document(doc_id)  # raises NotFoundError with the usual message
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every passage with the configured model (after a model change)."""
@@ -192,16 +193,16 @@ class Engine:
     # -- reading ------------------------------------------------------------------------
 
     def document(self, doc_id: str) -> Document:
-        return self.store.document(doc_id)
+        return self.storage.document(doc_id)
 
     def documents(self) -> list[DocumentInfo]:
-        return self.store.documents()
+        return self.storage.documents()
 
     def indexed_spans(self, doc_id: str) -> list[Span]:
         """The parts of a document its passages cover, merged (what cleaning kept); the
         rest of the text (mastheads, captions, appeals) is never searched or cited."""
         merged: list[Span] = []
-        for span in self.store.passage_spans(doc_id):
+        for span in self.storage.passage_spans(doc_id):
             if merged and span.start <= merged[-1].end:
                 merged[-1] = Span(merged[-1].start, max(merged[-1].end, span.end))
             else:
@@ -210,9 +211,9 @@ class Engine:
 
     def document_info(self, doc_id: str) -> DocumentInfo:
         """The listing row of one document; NotFoundError if it is not there."""
-        found = self.store.infos([doc_id])
+        found = self.storage.infos([doc_id])
         if doc_id not in found:
-            self.store.document(doc_id)  # raises NotFoundError with the usual message
+            self.storage.document(doc_id)  # raises NotFoundError with the usual message
         return found[doc_id]
 
     @staticmethod
@@ -240,8 +241,8 @@ class Engine:
         started = time.perf_counter()
         laps = Laps()  # SearchResult.stages
         question = self._check_query(question, mode, top_k)
-        snapshot = self.files.current  # the whole question runs on this generation
-        allowed = self._allowed(filters) if filters else None
+        if filters:
+            self._check_filters(filters)
         laps.lap("filter", filters is not None)
         query, tokens = self._embed_question(question, mode)
         laps.lap("embed")
@@ -252,7 +253,7 @@ class Engine:
         # count once, and the spares fill the gap (sentence vectors are stored, so
         # highlighting the spares costs a dot product each).
         depth = max(self.config.candidates, wanted * 8)
-        order = self._fuse(snapshot, question, query, mode, depth, tokens, allowed, laps)
+        order = self._fuse(question, query, mode, depth, tokens, filters, laps)
         ranked = collapse(order, lambda c: c.stored.passage.text, wanted * 2)
         hits = _distinct_highlights(self._hits(question, query, ranked), wanted)
         laps.lap("highlight")
@@ -267,37 +268,32 @@ class Engine:
         took = (time.perf_counter() - started) * 1000
         return SearchResult(question, mode, answerable, tuple(hits[:top_k]), took, laps.ms)
 
-    def _allowed(self, filters: Filters) -> Ids | None:
-        """The passage ids a filter lets through (None: no restriction)."""
-        if not filters.doc_ids and not filters.sources:
-            return None
-        # Both filters behave one way: a value that matches no document is an error naming
-        # it, never a silently empty answer.
+    def _check_filters(self, filters: Filters) -> None:
+        """Both filters behave one way: a value that matches no document is an error naming
+        it, never a silently empty answer."""
         if filters.doc_ids:
-            unknown = sorted(filters.doc_ids - set(self.store.infos(filters.doc_ids)))
+            unknown = sorted(filters.doc_ids - set(self.storage.infos(filters.doc_ids)))
             if unknown:
                 raise BadQueryError(
                     f"unknown doc_ids in filters: {', '.join(map(repr, unknown))}; "
                     "GET /v1/documents lists the ids"
                 )
         if filters.sources:
-            unknown = sorted(filters.sources - self.store.sources())
+            unknown = sorted(filters.sources - self.storage.sources())
             if unknown:
                 raise BadQueryError(
                     f"unknown sources in filters: {', '.join(map(repr, unknown))}; "
                     "GET /v1/documents lists each document's source (exact, case-sensitive)"
                 )
-        return self.store.passage_ids_in(filters.doc_ids, filters.sources)
 
     def _fuse(
         self,
-        snapshot: Snapshot,
         question: str,
         query: Vectors,
         mode: str,
         depth: int,
         tokens: Vectors | None,
-        allowed: Ids | None = None,
+        filters: Filters | None = None,
         laps: Laps | None = None,
     ) -> list[Candidate]:
         """Candidates, best first.
@@ -308,12 +304,9 @@ class Engine:
         is vaguely about it throughout."""
         config = self.config
         laps = laps or Laps()  # only search() reports its stages
-        dense = snapshot.dense.search(query, depth, allowed) if mode != "lexical" else []
-        laps.lap("dense", mode != "lexical")
-        lexical = snapshot.lexical.search(question, depth, allowed) if mode != "dense" else []
-        laps.lap("lexical", mode != "dense")
-        # Rows deleted since this generation was published are simply not found.
-        stored = self.store.passages(list(dict.fromkeys(pid for pid, _ in [*dense, *lexical])))
+        dense, lexical = self.storage.retrieve(question, query, depth, mode, filters, laps)
+        # Rows deleted since the candidates were found are simply not found.
+        stored = self.storage.passages(list(dict.fromkeys(pid for pid, _ in [*dense, *lexical])))
         dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
         lists, weights = [dense, lexical], [config.dense_weight, 1.0 - config.dense_weight]
@@ -362,20 +355,11 @@ class Engine:
         if len(head) < 2:
             return rows
         ids = [row.stored.row_id for row in head]
-        for attempt in (1, 2):
-            spans = self.store.token_spans(ids)
-            known = [i for i in ids if i in spans]
-            try:
-                found = self.tokens.gather([spans[i] for i in known], self.embedder.dimension)
-                break
-            except FileNotFoundError:  # a writer replaced these passages meanwhile
-                if attempt == 2:
-                    raise
-        counts = [spans[i].count for i in known]
-        scores = dict(zip(known, maxsim_many(tokens, found, counts), strict=True))
-        missing = [row.stored for row in head if row.stored.row_id not in spans]
+        found = self.storage.token_rows(ids, self.embedder.dimension)
+        scores = dict(zip(found.ids, maxsim_many(tokens, found.vectors, found.counts), strict=True))
+        missing = [row.stored for row in head if row.stored.row_id not in scores]
         if missing:  # written by a writer that had late interaction off
-            fresh = passage_tokens(self.embedder, [self.files.text_of(p) for p in missing])
+            fresh = passage_tokens(self.embedder, [self.storage.text_of(p) for p in missing])
             scores.update(
                 (p.row_id, maxsim(tokens, v)) for p, v in zip(missing, fresh, strict=True)
             )
@@ -392,7 +376,7 @@ class Engine:
         """The cross-encoder reorders the top ``rerank_depth``; its score becomes the score."""
         assert self.reranker is not None
         head, tail = rows[: self.config.rerank_depth], rows[self.config.rerank_depth :]
-        scores = self.reranker.score(question, [self.files.text_of(row.stored) for row in head])
+        scores = self.reranker.score(question, [self.storage.text_of(row.stored) for row in head])
         ranked = sorted(zip(scores, head, strict=True), key=lambda item: -item[0])
         return [replace(row, score=score) for score, row in ranked] + tail
 
@@ -433,11 +417,11 @@ class Engine:
         duplicate collapsing: the first stage of ``search``, for benchmarks."""
         question = self._check_query(question, mode, depth)
         query, tokens = self._embed_question(question, mode)
-        order = self._fuse(self.files.current, question, query, mode, depth, tokens)[:depth]
+        order = self._fuse(question, query, mode, depth, tokens)[:depth]
         return [(c.stored.passage, c.score) for c in order]
 
     def _hits(self, question: str, query: Vectors, ranked: Sequence[Candidate]) -> list[Hit]:
-        infos = self.store.infos({c.stored.passage.doc_id for c in ranked})
+        infos = self.storage.infos({c.stored.passage.doc_id for c in ranked})
         ranked = [c for c in ranked if c.stored.passage.doc_id in infos]  # deleted meanwhile
         todo = [c.stored for c in ranked if c.sentence_sims is None]
         computed = iter(v @ query for v in self._sentence_vectors(todo, query))

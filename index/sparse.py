@@ -137,6 +137,12 @@ def _tokenize(texts: Sequence[str]) -> list[list[str]]:
     return found
 
 
+def stemmed_terms(texts: Sequence[str]) -> list[str]:
+    """Each text as the words BM25 counts (stopwords out, Snowball-stemmed), space-joined:
+    what another BM25 (Milvus's) is given, so both count the same words."""
+    return [" ".join(words) for words in _tokenize(texts)]
+
+
 class LexicalCorpus:
     """Every passage's stemmed token ids, kept by a writer between generations."""
 

@@ -57,7 +57,7 @@ class _EngineCollector(Collector):
         engine = slot.engine
         if engine is None:
             return
-        documents, _ = engine.store.counts()
+        documents, _ = engine.storage.counts()
         yield GaugeMetricFamily("citeqa_documents", "Documents in the index.", value=documents)
         yield GaugeMetricFamily(
             "citeqa_passages", "Passages searchable in the generation served.", value=engine.size

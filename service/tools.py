@@ -155,14 +155,14 @@ def run_fetch(engine: Engine, args: FetchArgs, base_url: str | None = None) -> F
 def _parse_id(engine: Engine, given: str) -> tuple[str, int, int | None]:
     """``doc_id`` or ``doc_id:start-end``; an id that itself ends in ":n-m" wins if stored."""
     match = _SPAN_RE.match(given)
-    if match is None or engine.store.infos([given]):
+    if match is None or engine.storage.infos([given]):
         return given, 0, None
     return match["doc"], int(match["start"]), int(match["end"])
 
 
 def check_ids(engine: Engine, doc_ids: frozenset[str]) -> None:
     """NotFoundError naming each unknown id and its close matches, if any id is unknown."""
-    known = engine.store.infos(doc_ids)
+    known = engine.storage.infos(doc_ids)
     unknown = sorted(doc_ids - set(known))
     if not unknown:
         return

@@ -120,7 +120,7 @@ async def _json(request: Request) -> object:
 def _write(engine: Engine, docs: list[Document], metrics: Metrics) -> WriteOut:
     report: IngestReport = engine.ingest(docs)
     metrics.record_write(report)
-    infos = engine.store.infos(c.doc_id for c in report.changes if c.status == "unchanged")
+    infos = engine.storage.infos(c.doc_id for c in report.changes if c.status == "unchanged")
     return WriteOut(
         generation=engine.generation,
         documents=[

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.ingest
+import index.local
 from index import Document, Engine, EngineConfig, HashEmbedder
 from index.late import maxsim
 from index.store import TOKEN_CODEC_META
@@ -79,7 +79,7 @@ def _segments(path: Path) -> list[str]:
 def test_tokens_are_compressed_once_enough_are_stored_and_search_still_finds_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index.ingest, "TRAIN_TOKENS", 300)  # at least 256 (one per centroid)
+    monkeypatch.setattr(index.local, "TRAIN_TOKENS", 300)  # at least 256 (one per centroid)
     engine = _engine(tmp_path)
     engine.ingest([Document("a.txt", TEXTS[0])])  # too few tokens to train on: int8
     assert engine.store.get_meta(TOKEN_CODEC_META) in (None, "int8")
