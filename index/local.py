@@ -124,6 +124,9 @@ class LocalStorage:
                     raise
         return TokenRows(known, found, [spans[i].count for i in known])
 
+    def passage_vectors(self, ids: Sequence[int], dimension: int) -> Vectors:
+        return self.store.vectors_of(ids, dimension)
+
     def text_of(self, stored: StoredPassage) -> str:
         return self.files.text_of(stored)
 

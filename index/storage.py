@@ -134,6 +134,9 @@ class Storage(Protocol):
 
     def token_rows(self, ids: Sequence[int], dimension: int) -> TokenRows: ...
 
+    def passage_vectors(self, ids: Sequence[int], dimension: int) -> Vectors:
+        """The stored vectors of ``ids``, in order (to copy an index elsewhere)."""
+
     def text_of(self, stored: StoredPassage) -> str:
         """What the embedder and BM25 saw for this passage."""
 

@@ -595,6 +595,17 @@ class Store:
             return np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32)
         return np.asarray(ids, dtype=np.int64), np.vstack(vectors)
 
+    def vectors_of(self, row_ids: Sequence[int], dimension: int) -> Vectors:
+        """The passage vectors of ``row_ids``, in that order."""
+        marks = ",".join("?" * len(row_ids))
+        with self._lock:
+            rows = dict(self._db.execute(
+                f"SELECT id, embedding FROM passages WHERE id IN ({marks})", list(row_ids)
+            ).fetchall())  # fmt: skip
+        if not row_ids:
+            return np.zeros((0, dimension), dtype=np.float32)
+        return np.vstack([np.frombuffer(rows[i], dtype=np.float32) for i in row_ids])
+
     @staticmethod
     def set_sentence_vectors(
         db: sqlite3.Connection, ids: Sequence[int], vectors: Sequence[Vectors | None]

@@ -1,4 +1,4 @@
-"""The `citeqa` command: ingest, serve, mcp, ask, documents, delete, reindex."""
+"""The `citeqa` command: ingest, serve, mcp, ask, documents, delete, reindex, migrate."""
 
 from __future__ import annotations
 
@@ -234,6 +234,53 @@ def reindex(data_dir: DataDir = None, model: Model = None) -> None:
     except CiteqaError as exc:
         _fail(str(exc))
     err.print(f"re-embedded {count} passages with {settings.model}")
+
+
+@app.command()
+def migrate(
+    to: Annotated[
+        Literal["milvus", "local"],
+        typer.Option("--to", help="Where to copy the index: milvus, or local (back)"),
+    ],
+    milvus_uri: Annotated[
+        str | None,
+        typer.Option("--milvus-uri", help="[env CITEQA_MILVUS_URI, <data dir>/milvus.db]"),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the index of CITEQA_STORE (local by default) to another store, vectors and all:
+    nothing is embedded again. Documents already there with the same id are replaced."""
+    from dataclasses import replace
+
+    from index.migrate import migrate as copy
+    from index.storage import open_storage
+
+    settings = _settings(data_dir=data_dir, milvus_uri=milvus_uri)
+    source_config = settings.engine_config()
+    if source_config.store == to:
+        _fail(f"the index is already in {to} (CITEQA_STORE={to}); set CITEQA_STORE to the source")
+    target_config = replace(source_config, store=to)
+    try:
+        source = open_storage(source_config)
+        source.load()
+        target = open_storage(target_config, create=True)
+        target.load()
+        with _progress() as bar:
+            done = copy(source, target, _reporter(bar))
+        source.close()
+        target.close()
+    except CiteqaError as exc:
+        _fail(str(exc))
+    where = (
+        target_config.milvus_uri or target_config.data_dir / "milvus.db"
+        if to == "milvus"
+        else target_config.data_dir
+    )
+    err.print(
+        f"copied {done.documents} documents, {done.passages} passages to {to} at {where} "
+        f"(generation {done.generation}); serve it with CITEQA_STORE={to}",
+        highlight=False,
+    )
 
 
 @app.command("eval")

@@ -135,8 +135,28 @@ class Settings(BaseSettings):
         ge=1,
         description="Passages from which dense_index=auto switches to IVF (and back below half).",
     )
+    store: Literal["local", "milvus"] = Field(
+        "local",
+        description="Where the index lives: local (SQLite + FAISS + BM25 files in data_dir) or "
+        "milvus (a Milvus server, or Milvus Lite in a folder), for several servers sharing one.",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="For store=milvus: http://host:19530 for a Milvus server, or a path ending "
+        "in .db for Milvus Lite (one process at a time); default <data_dir>/milvus.db.",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="For a Milvus server that asks for one: user:password or an API key."
+    )
+    milvus_prefix: str = Field(
+        "citeqa",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="Collection names start with this, so several indexes can share a Milvus.",
+    )
 
-    @field_validator("api_key", "admin_key", "public_url", mode="before")
+    @field_validator(
+        "api_key", "admin_key", "public_url", "milvus_uri", "milvus_token", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker compose passes CITEQA_API_KEY= when it is not set on the host.
@@ -216,4 +236,8 @@ class Settings(BaseSettings):
             model_cache=self.model_cache,
             dense_index=self.dense_index,
             dense_flat_limit=self.dense_flat_limit,
+            store=self.store,
+            milvus_uri=self.milvus_uri,
+            milvus_token=self.milvus_token.get_secret_value() if self.milvus_token else None,
+            milvus_prefix=self.milvus_prefix,
         )

@@ -28,14 +28,24 @@ DOCS = [
 ]
 
 
-def open_engine(data: Path, backend: str = "faiss", dim: int = 256) -> Engine:
-    return Engine.open(EngineConfig(data_dir=data, backend=backend), HashEmbedder(dim), create=True)  # type: ignore[arg-type]
+STORES = ["local", "milvus"]
+"""The storages the engine's behaviour is checked on: the same tests, both stores."""
+each_store = pytest.mark.parametrize("store", STORES)
 
 
-@pytest.mark.parametrize("backend", ["faiss", "numpy"])
+def open_engine(data: Path, backend: str = "faiss", dim: int = 256, store: str = "local") -> Engine:
+    config = EngineConfig(data_dir=data, backend=backend, store=store)  # type: ignore[arg-type]
+    return Engine.open(config, HashEmbedder(dim), create=True)
+
+
+@pytest.mark.parametrize(
+    ("backend", "store"), [("faiss", "local"), ("numpy", "local"), ("faiss", "milvus")]
+)
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
-def test_search_finds_the_right_document(tmp_path: Path, backend: str, mode: str) -> None:
-    engine = open_engine(tmp_path, backend)
+def test_search_finds_the_right_document(
+    tmp_path: Path, backend: str, store: str, mode: str
+) -> None:
+    engine = open_engine(tmp_path, backend, store=store)
     engine.ingest(DOCS)
     result = engine.search("Which animal fetch sticks?", top_k=2, mode=mode)
     assert result.hits[0].passage.doc_id == "b"
@@ -46,18 +56,22 @@ def test_search_finds_the_right_document(tmp_path: Path, backend: str, mode: str
         assert doc.text[hit.highlight.char_start : hit.highlight.char_end] == hit.highlight.text
 
 
-def test_index_survives_reopen_and_answers_the_same(tmp_path: Path) -> None:
-    engine = open_engine(tmp_path)
+@each_store
+def test_index_survives_reopen_and_answers_the_same(tmp_path: Path, store: str) -> None:
+    engine = open_engine(tmp_path, store=store)
     engine.ingest(DOCS)
     before = [h.passage.passage_id for h in engine.search("parrots eat seeds").hits]
     engine.close()
-    reopened = open_engine(tmp_path)
+    reopened = open_engine(tmp_path, store=store)
     assert reopened.size == engine.size
     assert [h.passage.passage_id for h in reopened.search("parrots eat seeds").hits] == before
 
 
-def test_ingest_skips_unchanged_replaces_changed_and_delete_removes(tmp_path: Path) -> None:
-    engine = open_engine(tmp_path)
+@each_store
+def test_ingest_skips_unchanged_replaces_changed_and_delete_removes(
+    tmp_path: Path, store: str
+) -> None:
+    engine = open_engine(tmp_path, store=store)
     first = engine.ingest(DOCS)
     assert (first.added, first.replaced, first.unchanged) == (3, 0, 0)
     again = engine.ingest(DOCS)
@@ -72,7 +86,7 @@ def test_ingest_skips_unchanged_replaces_changed_and_delete_removes(tmp_path: Pa
     with pytest.raises(NotFoundError, match="'b'"):
         engine.document("b")
     engine.close()
-    assert open_engine(tmp_path).size == engine.size
+    assert open_engine(tmp_path, store=store).size == engine.size
 
 
 def test_a_damaged_faiss_file_is_rebuilt_from_sqlite(tmp_path: Path) -> None:
@@ -98,8 +112,9 @@ def test_a_manifest_that_lags_sqlite_triggers_a_rebuild(tmp_path: Path) -> None:
     assert reopened.search("parrots", mode="lexical").hits[0].passage.doc_id == "c"
 
 
-def test_an_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
-    engine = open_engine(tmp_path)
+@each_store
+def test_an_index_built_with_another_model_is_refused(tmp_path: Path, store: str) -> None:
+    engine = open_engine(tmp_path, store=store)
     engine.ingest(DOCS)
     engine.close()
 
@@ -107,14 +122,15 @@ def test_an_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
         name = "other-model"
 
     with pytest.raises(ModelMismatchError, match="built with model 'hash'"):
-        Engine.open(EngineConfig(data_dir=tmp_path), OtherModel(), create=True)
+        Engine.open(EngineConfig(tmp_path, store=store), OtherModel(), create=True)  # type: ignore[arg-type]
 
 
-def test_another_dimension_is_refused_and_reindex_repairs(tmp_path: Path) -> None:
-    engine = open_engine(tmp_path, dim=256)
+@each_store
+def test_another_dimension_is_refused_and_reindex_repairs(tmp_path: Path, store: str) -> None:
+    engine = open_engine(tmp_path, dim=256, store=store)
     engine.ingest(DOCS[:1])
     engine.close()
-    wider = open_engine(tmp_path, dim=32)
+    wider = open_engine(tmp_path, dim=32, store=store)
     with pytest.raises(ModelMismatchError, match="32-dimensional"):
         wider.ingest(DOCS[1:])
     assert wider.search("cats", mode="lexical").hits  # nothing half-written
@@ -123,8 +139,9 @@ def test_another_dimension_is_refused_and_reindex_repairs(tmp_path: Path) -> Non
     assert wider.search("parrots eat seeds", mode="dense").hits[0].passage.doc_id == "c"
 
 
-def test_filters_and_duplicate_collapse(tmp_path: Path) -> None:
-    engine = open_engine(tmp_path)
+@each_store
+def test_filters_and_duplicate_collapse(tmp_path: Path, store: str) -> None:
+    engine = open_engine(tmp_path, store=store)
     twin = "Maduro is eager to play ball with the White House."
     engine.ingest([Document("x", twin), Document("y", twin), *DOCS])
     doc_ids = [h.passage.doc_id for h in engine.search("Maduro play ball", top_k=5).hits]
@@ -135,10 +152,11 @@ def test_filters_and_duplicate_collapse(tmp_path: Path) -> None:
         engine.search("x", filters=Filters(doc_ids=frozenset({"nope"})))
 
 
-def test_an_unknown_source_is_an_error_like_an_unknown_doc_id(tmp_path: Path) -> None:
-    engine = open_engine(tmp_path)
+@each_store
+def test_an_unknown_source_is_an_error_like_an_unknown_doc_id(tmp_path: Path, store: str) -> None:
+    engine = open_engine(tmp_path, store=store)
     engine.ingest([Document("n", "Parrots talk at the news desk.", source="Gazette"), *DOCS])
-    assert engine.store.sources() == {"Gazette"}  # documents without a source add none
+    assert engine.storage.sources() == {"Gazette"}  # documents without a source add none
     only = engine.search("parrots", filters=Filters(sources=frozenset({"Gazette"})))
     assert {h.passage.doc_id for h in only.hits} == {"n"}
     with pytest.raises(BadQueryError, match=r"unknown sources in filters: 'gazette'.*GET /v1/doc"):
@@ -253,8 +271,9 @@ def test_sentence_scoring_keeps_hybrid_answers_and_dense_mode_pure(
     engine.close()
 
 
-def test_retrieve_ranks_without_highlights_and_checks_its_input(tmp_path: Path) -> None:
-    engine = open_engine(tmp_path)
+@each_store
+def test_retrieve_ranks_without_highlights_and_checks_its_input(tmp_path: Path, store: str) -> None:
+    engine = open_engine(tmp_path, store=store)
     engine.ingest(DOCS)
     ranked = engine.retrieve("parrots eat seeds", 10, "lexical")
     assert ranked[0][0].doc_id == "c" and ranked[0][1] > 0
@@ -299,10 +318,11 @@ def test_the_answerable_verdict_does_not_depend_on_top_k(tmp_path: Path) -> None
          ["filter", "embed", "lexical", "fuse", "highlight", "answerable"]),
     ],
 )  # fmt: skip
+@each_store
 def test_search_times_each_stage_that_ran(
-    tmp_path: Path, mode: str, filters: Filters | None, stages: list[str]
+    tmp_path: Path, mode: str, filters: Filters | None, stages: list[str], store: str
 ) -> None:
-    engine = open_engine(tmp_path)
+    engine = open_engine(tmp_path, store=store)
     engine.ingest(DOCS)
     result = engine.search("Which animal fetch sticks?", mode=mode, filters=filters)
     assert list(result.stages) == stages
