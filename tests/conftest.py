@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from index import Engine, EngineConfig, HashEmbedder, SentenceTransformerEmbedder, read_path
+from index.migrate import migrate
+from index.storage import open_storage
 from tests.live import MODEL_CACHE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +52,25 @@ def seeded_dir(
     engine.ingest(read_path(SEEDS))
     engine.close()
     return data
+
+
+@pytest.fixture(scope="session")
+def seeded_milvus_dir(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded index copied into Milvus Lite (``<dir>/milvus.db``) by ``index.migrate``,
+    so the same tests run against CITEQA_STORE=milvus without embedding the seeds again."""
+    data = tmp_path_factory.mktemp("seeded-milvus") / "data"
+    shutil.copytree(seeded_dir, data)
+    source = open_storage(EngineConfig(data_dir=data))
+    source.load()
+    target = open_storage(EngineConfig(data_dir=data, store="milvus"), create=True)
+    migrate(source, target)
+    source.close()
+    target.close()
+    return data
+
+
+def seeded_data(store: str, seeded_dir: Path, seeded_milvus_dir: Path) -> Path:
+    return seeded_milvus_dir if store == "milvus" else seeded_dir
 
 
 @pytest.fixture

@@ -10,13 +10,21 @@ from fastapi.testclient import TestClient
 from index import SentenceTransformerEmbedder
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import BOLTON, BOLTON_ANSWER
+from tests.conftest import BOLTON, BOLTON_ANSWER, seeded_data
 from tests.live import ready
 
 
-@pytest.fixture
-def client(seeded_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=seeded_dir), embedder=model)
+@pytest.fixture(params=["local", "milvus"])
+def client(
+    request: pytest.FixtureRequest,
+    seeded_dir: Path,
+    seeded_milvus_dir: Path,
+    model: SentenceTransformerEmbedder,
+) -> Iterator[TestClient]:
+    """The API over each store: the same answers whichever one holds the index."""
+    store = request.param
+    data = seeded_data(store, seeded_dir, seeded_milvus_dir)
+    app = create_app(Settings(data_dir=data, store=store), embedder=model)
     with TestClient(app) as client:
         ready(client)
         yield client

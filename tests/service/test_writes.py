@@ -1,4 +1,5 @@
-"""Documents over HTTP: add, upload, replace, delete, keys and limits (real model, real SQLite)."""
+"""Documents over HTTP: add, upload, replace, delete, keys and limits (real model; the
+local store and Milvus Lite)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from index import SentenceTransformerEmbedder
 from service.app import create_app
 from service.settings import Settings
+from tests.conftest import seeded_data
 from tests.live import ready
 
 MEMO = {
@@ -29,15 +31,21 @@ def _client(data: Path, model: SentenceTransformerEmbedder, **settings: Any) -> 
     return TestClient(create_app(Settings(data_dir=data, **settings), embedder=model))
 
 
+@pytest.fixture(params=["local", "milvus"])
+def store(request: pytest.FixtureRequest) -> str:
+    """Every write test runs against each store."""
+    return str(request.param)
+
+
 @pytest.fixture
-def data(seeded_dir: Path, tmp_path: Path) -> Path:
-    shutil.copytree(seeded_dir, tmp_path / "data")
+def data(seeded_dir: Path, seeded_milvus_dir: Path, tmp_path: Path, store: str) -> Path:
+    shutil.copytree(seeded_data(store, seeded_dir, seeded_milvus_dir), tmp_path / "data")
     return tmp_path / "data"
 
 
 @pytest.fixture
-def client(data: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:
-    with _client(data, model) as client:
+def client(data: Path, model: SentenceTransformerEmbedder, store: str) -> Iterator[TestClient]:
+    with _client(data, model, store=store) as client:
         ready(client)
         yield client
 
@@ -147,11 +155,10 @@ def test_a_body_that_is_not_json_is_told_to_send_json(client: TestClient) -> Non
 
 
 def test_limits_are_413s_that_name_their_setting(
-    data: Path, model: SentenceTransformerEmbedder
+    data: Path, model: SentenceTransformerEmbedder, store: str
 ) -> None:
-    with _client(
-        data, model, max_body_bytes=5_000, max_document_chars=200, max_upload_files=2
-    ) as client:
+    limits = {"max_body_bytes": 5_000, "max_document_chars": 200, "max_upload_files": 2}
+    with _client(data, model, store=store, **limits) as client:
         ready(client)
         big = client.post("/v1/documents", json={"text": "word " * 2_000})
         assert big.status_code == 413 and "CITEQA_MAX_BODY_BYTES" in big.json()["error"]["message"]
@@ -169,9 +176,9 @@ def test_limits_are_413s_that_name_their_setting(
 
 
 def test_writes_need_the_admin_key_and_the_api_key_only_reads(
-    data: Path, model: SentenceTransformerEmbedder
+    data: Path, model: SentenceTransformerEmbedder, store: str
 ) -> None:
-    with _client(data, model, api_key="reader", admin_key="admin") as client:
+    with _client(data, model, store=store, api_key="reader", admin_key="admin") as client:
         ready(client)
         reader, admin = {"Authorization": "Bearer reader"}, {"X-API-Key": "admin"}
         assert client.post("/v1/documents", json=MEMO).status_code == 401
@@ -183,7 +190,7 @@ def test_writes_need_the_admin_key_and_the_api_key_only_reads(
         assert client.get("/v1/documents", headers=reader).status_code == 200
         assert client.get("/v1/documents", headers=admin).status_code == 200  # admin reads too
         assert client.delete("/v1/documents/memos/memo-7.txt", headers=reader).status_code == 403
-    with _client(data, model, api_key="only") as client:
+    with _client(data, model, store=store, api_key="only") as client:
         ready(client)
         deleted = client.delete("/v1/documents/memos/memo-7.txt", headers={"X-API-Key": "only"})
         assert deleted.status_code == 200  # no admin key: the API key writes
