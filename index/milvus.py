@@ -69,6 +69,8 @@ def _client(uri: str, token: str | None) -> Any:
     # pymilvus logs a traceback for every failed call, caught or not (ours say what to do),
     # and warns on each paged query against Milvus Lite: after its own logging set-up.
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    if not is_server(uri):  # Milvus Lite's in-process gRPC server logs each call it lacks
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     return MilvusClient(uri=uri, token=token or "")
 
 
