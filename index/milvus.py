@@ -69,7 +69,9 @@ def _client(uri: str, token: str | None) -> Any:
     # pymilvus logs a traceback for every failed call, caught or not (ours say what to do),
     # and warns on each paged query against Milvus Lite: after its own logging set-up.
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
-    if not is_server(uri):  # Milvus Lite's in-process gRPC server logs each call it lacks
+    if not is_server(uri):  # Milvus Lite logs a traceback when another process holds the
+        # folder (we say what to do), and its gRPC server logs each call it lacks.
+        logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     return MilvusClient(uri=uri, token=token or "")
 
@@ -149,8 +151,9 @@ class MilvusStorage:
                     "CITEQA_STORE=milvus first"
                 )
             if create:
-                config.data_dir.mkdir(parents=True, exist_ok=True)
                 Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+        if create:  # the write lock and the model cache live there
+            config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.client = _Guarded(_client(self.uri, config.milvus_token), self.uri)
         except Exception as exc:  # pymilvus raises its own types, and grpc's
@@ -175,7 +178,8 @@ class MilvusStorage:
             f"cannot open Milvus Lite at {self.uri}: {exc}. Milvus Lite lets one process at a "
             "time open it: stop the other (a running `citeqa serve`? write through its API), "
             "or run a Milvus server for several processes (`milvus-lite server --data-dir "
-            f"{self.uri} --port 19530`, then CITEQA_MILVUS_URI=http://127.0.0.1:19530)"
+            f"{self.uri} --host 127.0.0.1 --port 19530`, then "
+            "CITEQA_MILVUS_URI=http://127.0.0.1:19530)"
         )
 
     # -- collections ----------------------------------------------------------------------
@@ -474,6 +478,7 @@ class MilvusStorage:
     def write_lock(self) -> AbstractContextManager[None]:
         """Writers on this machine take turns on the data dir's lock; writers on other
         machines must not write the same document at the same moment."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)  # a server may run before it exists
         return write_lock(self.config.data_dir, self.config.lock_timeout)
 
     def repair(self) -> None:
@@ -483,11 +488,30 @@ class MilvusStorage:
     def commit(
         self, staged: Sequence[Staged], empty: Sequence[str], meta: Mapping[str, str]
     ) -> int:
+        """The batch in a few calls: new passages and parts, then every old one of these
+        documents deleted, then the document rows (see the module docstring)."""
         dimension = meta.get("dimension") or self.get_meta("dimension")
         if staged and not self._has_passages():
             self._create_passages(int(dimension or staged[0].vectors.shape[1]))
+        passages: list[dict[str, Any]] = []
+        parts: list[dict[str, Any]] = []
+        documents: list[dict[str, Any]] = []
         for item in staged:
-            self._write_document(item)
+            rows, extra, document = self._rows(item)
+            passages += rows
+            parts += extra
+            documents.append(document)
+        for name, rows in (("passages", passages), ("parts", parts)):
+            for start in range(0, len(rows), SCAN):
+                self.client.upsert(self.names[name], rows[start : start + SCAN])
+        if staged:
+            ids = _strings(item.document.doc_id for item in staged)
+            for name, rows in (("passages", passages), ("parts", parts)):
+                keep = ", ".join(str(row["id"]) for row in rows) or "-1"
+                self.client.delete(
+                    self.names[name], filter=f"doc_id in {ids} and id not in [{keep}]"
+                )
+            self.client.upsert(self.names["documents"], documents)
         for doc_id in empty:
             self._delete_document(doc_id)
         return self._finish(meta)
@@ -501,11 +525,14 @@ class MilvusStorage:
         self._read_state()
         return generation
 
-    def _write_document(self, item: Staged) -> None:
+    def _rows(
+        self, item: Staged
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+        """One document's passage rows, parts (text beyond the first part, token vectors)
+        and document row."""
         doc = item.document
-        title_first = self.config.title_in_index
         texts = [doc.text[p.span.start : p.span.end] for p in item.passages]
-        indexed = [indexed_text(t, doc.title, title_first) for t in texts]
+        indexed = [indexed_text(t, doc.title, self.config.title_in_index) for t in texts]
         terms = stemmed_terms(indexed)
         ids = [_id(doc.doc_id, item.digest, p.seq) for p in item.passages]
         rows = []
@@ -517,34 +544,21 @@ class MilvusStorage:
                 "seq": passage.seq, "char_start": passage.span.start,
                 "char_end": passage.span.end, "text": texts[i], "terms": terms[i],
                 "info": {"spans": [[s.start, s.end] for s in passage.sentences],
-                         "title": doc.title,
-                         "dimension": int(item.vectors.shape[1])},
+                         "title": doc.title, "dimension": int(item.vectors.shape[1])},
                 "dense": np.asarray(item.vectors[i], dtype=np.float32).tolist(),
                 "sentences": encoded if len(encoded) <= VARCHAR else "",  # else embedded when read
             })  # fmt: skip
         parts = self._text_parts(doc, item.digest)
         if item.token_vectors is not None:
             parts += self._token_parts(doc.doc_id, ids, item.token_vectors)
-        if rows:
-            self.client.upsert(self.names["passages"], rows)
-        if parts:
-            self.client.upsert(self.names["parts"], parts)
-        keep = ", ".join(map(str, ids))
-        self.client.delete(
-            self.names["passages"], filter=f"doc_id == {_quote(doc.doc_id)} and id not in [{keep}]"
-        )
-        kept = ", ".join(str(p["id"]) for p in parts) or "-1"
-        self.client.delete(
-            self.names["parts"], filter=f"doc_id == {_quote(doc.doc_id)} and id not in [{kept}]"
-        )
         info = {
             "title": doc.title, "source": doc.source, "url": doc.url,
             "published": doc.published, "metadata": dict(doc.metadata),
             "digest": item.digest, "chars": len(doc.text), "passages": len(rows),
             "parts": max(1, -(-len(doc.text) // PART_CHARS)),
         }  # fmt: skip
-        row = {"doc_id": doc.doc_id, "info": info, "text": doc.text[:PART_CHARS], "one": _ONE}
-        self.client.upsert(self.names["documents"], [row])
+        document = {"doc_id": doc.doc_id, "info": info, "text": doc.text[:PART_CHARS], "one": _ONE}
+        return rows, parts, document
 
     def _text_parts(self, doc: Document, digest: str) -> list[dict[str, Any]]:
         return [
