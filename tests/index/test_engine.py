@@ -348,3 +348,24 @@ def test_close_waits_for_a_write_in_progress(tmp_path: Path) -> None:
     reopened = open_engine(tmp_path)
     assert {d.doc_id for d in reopened.documents()} == {"a", "b", "c"}
     reopened.close()
+
+
+@each_store
+def test_a_long_document_comes_back_exactly_and_its_spans_cite_it(
+    tmp_path: Path, store: str
+) -> None:
+    # Longer than one Milvus VARCHAR part (16,000 characters), with text beyond the basic
+    # plane that UTF-8 stores in 4 bytes, so parts must split by characters, not bytes.
+    filler = " ".join(f"Paragraph {i} notes the harbour tide tables 🌊." for i in range(900))
+    text = f"{filler}\n\nThe lighthouse keeper counted seventeen brass lanterns.\n\n{filler}"
+    assert len(text) > 80_000
+    engine = open_engine(tmp_path, store=store)
+    engine.ingest([Document("long", text, title="Harbour log"), *DOCS])
+    assert engine.document("long").text == text
+    hit = engine.search("How many brass lanterns did the keeper count?", mode="lexical").hits[0]
+    assert hit.passage.doc_id == "long" and "seventeen brass lanterns" in hit.highlight.text
+    assert text[hit.passage.char_start : hit.passage.char_end] == hit.passage.text
+    spans = engine.indexed_spans("long")
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    assert engine.document_info("long").chars == len(text)
+    engine.close()
