@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale load eval eval-scifact clean
+.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores load eval eval-scifact clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -59,6 +59,11 @@ bench-ingest: install
 # passages, no model -> bench/results/scale.{json,png}. SIZES=10000,100000 for a quick run.
 bench-scale: install
 	$(PY) scripts/bench_scale.py $(if $(SIZES),--sizes $(SIZES))
+
+# Local store vs Milvus Lite in one process: ingest (wall, passages/s, storage-only s) and the
+# seed questions interleaved -> bench/results/stores.{json,png}. LIMIT=300: SciFact's first 300.
+bench-stores: install
+	$(PY) scripts/bench_stores.py $(if $(LIMIT),--scifact $(SCIFACT) --limit $(LIMIT))
 
 # 8 clients, 60 s, 90% questions and 10% writes against a real server -> bench/results/load.*
 load: install

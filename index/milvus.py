@@ -333,10 +333,11 @@ class MilvusStorage:
                 "lists the ids"
             )
         info, text = rows[0]["info"], str(rows[0]["text"])
-        if info["parts"] > 1:
-            expr = f'doc_id == {_quote(doc_id)} and kind == "text"'
-            parts = self._query(self.names["parts"], expr, ["part", "data"])
-            text += "".join(str(p["data"]) for p in sorted(parts, key=lambda p: int(p["part"])))
+        if info["parts"] > 1:  # by primary key: part ids derive from the content hash
+            keys = [_id("text", doc_id, info["digest"], n) for n in range(1, info["parts"])]
+            parts = self.client.get(self.names["parts"], ids=keys, output_fields=["data"])
+            found = {int(p["id"]): str(p["data"]) for p in parts}
+            text += "".join(found[key] for key in keys)
         return Document(doc_id, text, info["title"], info["source"], info["url"],
                         info["published"], info["metadata"])  # fmt: skip
 
@@ -441,23 +442,23 @@ class MilvusStorage:
         return {int(r["id"]): self._passage(r) for r in rows}
 
     def token_rows(self, ids: Sequence[int], dimension: int) -> TokenRows:
-        if not ids:
-            return TokenRows([], np.zeros((0, dimension), dtype=np.float32), [])
-        expr = f'kind == "tokens" and owner in [{", ".join(str(int(i)) for i in ids)}]'
-        rows = self.client.query(
-            self.names["parts"], filter=expr, output_fields=["owner", "part", "data"],
-            limit=16_384,  # a few parts per passage, for a few dozen passages
-        )  # fmt: skip
-        pieces: dict[int, list[tuple[int, str]]] = {}
-        for row in rows:
-            pieces.setdefault(int(row["owner"]), []).append((int(row["part"]), str(row["data"])))
+        """Fetched by primary key (part ids derive from the passage id): part 0 of each,
+        then part 1 of those whose part 0 was full, and so on; usually one call."""
+        texts: dict[int, str] = {}
+        wanted, part = [int(i) for i in ids], 0
+        while wanted:
+            keys = {_id("tokens", pid, part): pid for pid in wanted}
+            rows = self.client.get(self.names["parts"], ids=list(keys), output_fields=["data"])
+            wanted = []
+            for row in rows:
+                pid, data = keys[int(row["id"])], str(row["data"])
+                texts[pid] = texts.get(pid, "") + data
+                if len(data) == BLOB_CHARS:
+                    wanted.append(pid)
+            part += 1
         codec = Int8Codec(dimension)
-        known, blocks = [], []
-        for i in ids:
-            if i in pieces:
-                text = "".join(data for _, data in sorted(pieces[i]))
-                known.append(i)
-                blocks.append(codec.decode(_decode(text, np.uint8, dimension + 2)))
+        known = [int(i) for i in ids if int(i) in texts]
+        blocks = [codec.decode(_decode(texts[i], np.uint8, dimension + 2)) for i in known]
         if not blocks:
             return TokenRows([], np.zeros((0, dimension), dtype=np.float32), [])
         return TokenRows(known, np.concatenate(blocks), [len(b) for b in blocks])
