@@ -73,6 +73,10 @@ def _client(uri: str, token: str | None) -> Any:
         # folder (we say what to do), and its gRPC server logs each call it lacks.
         logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+        # pymilvus pings every 10 s even when idle; Lite's server (gRPC's defaults) takes
+        # that for abuse and hangs up ("too_many_pings"), so an idle server logs an error.
+        lite = {"grpc.keepalive_time_ms": 600_000, "grpc.keepalive_permit_without_calls": 0}
+        return MilvusClient(uri=uri, token=token or "", grpc_options=lite)
     return MilvusClient(uri=uri, token=token or "")
 
 
