@@ -288,10 +288,13 @@ class MilvusStorage:
         self._size = self._count(self.names["passages"]) if self._has_passages() else 0
 
     def refresh(self) -> bool:
-        """Another server's write bumps the generation; what is searched is always live."""
-        before = self._generation
+        """Another server's write bumps the generation (one key lookup, every
+        CITEQA_REFRESH_SECONDS); the passage count is read again only then. What is
+        searched is always live."""
+        if int(self.get_meta("generation") or 0) == self._generation:
+            return False
         self._read_state()
-        return self._generation != before
+        return True
 
     def close(self) -> None:
         self.client.close()
