@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -164,6 +165,7 @@ class MilvusStorage:
             raise IndexStateError(self._unreachable(exc)) from exc
         self._size = 0
         self._generation = 0
+        self._stamp: str | None = None
         if create:
             self._create_fixed()
         elif not self.client.has_collection(self.names["documents"]):
@@ -284,14 +286,15 @@ class MilvusStorage:
         self._read_state()
 
     def _read_state(self) -> None:
+        self._stamp = self.get_meta("stamp")
         self._generation = int(self.get_meta("generation") or 0)
         self._size = self._count(self.names["passages"]) if self._has_passages() else 0
 
     def refresh(self) -> bool:
-        """Another server's write bumps the generation (one key lookup, every
-        CITEQA_REFRESH_SECONDS); the passage count is read again only then. What is
-        searched is always live."""
-        if int(self.get_meta("generation") or 0) == self._generation:
+        """Every write leaves a new stamp (one key lookup, every CITEQA_REFRESH_SECONDS);
+        the generation and passage count are read again only then. What is searched is
+        always live."""
+        if self.get_meta("stamp") == self._stamp:
             return False
         self._read_state()
         return True
@@ -526,7 +529,9 @@ class MilvusStorage:
 
     def _finish(self, meta: Mapping[str, str]) -> int:
         generation = int(self.get_meta("generation") or 0) + 1
-        self._set_meta({**meta, "generation": str(generation)})
+        # Two servers writing at once may both count to the same generation; the stamp
+        # still differs, so each sees the other's write.
+        self._set_meta({**meta, "generation": str(generation), "stamp": uuid.uuid4().hex})
         for name in self.names.values():  # searching unflushed rows is a slow scan
             if self.client.has_collection(name):
                 self.client.flush(name)
