@@ -146,20 +146,23 @@ class LocalStorage:
         self.files.sync()
         removed: list[int] = []
         added: list[int] = []
+        token_ids: list[int] = []
         tokens: list[Vectors] = []
         with self.store.transaction() as db:
             for item in staged:
                 removed += Store.passage_ids_of(db, item.document.doc_id)
-                added += Store.put_document(
+                ids = Store.put_document(
                     db, item.document, item.digest, item.passages, item.vectors,
                     item.sentence_vectors,
                 )  # fmt: skip
-                tokens += item.token_vectors or []
+                added += ids
+                if item.token_vectors is not None:  # a copied index may lack some
+                    token_ids += ids
+                    tokens += item.token_vectors
             for doc_id in empty:  # a document emptied since it was stored goes away
                 removed += Store.passage_ids_of(db, doc_id)
                 Store.delete_document(db, doc_id)
-            if staged and staged[0].token_vectors is not None:
-                self._put_tokens(db, added, tokens)
+            self._put_tokens(db, token_ids, tokens)
             for key, value in meta.items():
                 Store.set_meta(db, key, value)
             generation = Store.bump_generation(db)

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -56,6 +57,10 @@ BLOB_CHARS = 60_000
 """Base64 characters (one byte each) per part of token vectors."""
 ID_CHARS = 2_048
 """Room for a 512-character document id in bytes."""
+PASSAGES_META = "passages_collection"
+"""Which collection holds the passages (a reindex writes a new one, then switches)."""
+CONSISTENCY = "Strong"
+"""A read sees every write acknowledged before it (a server's default, Bounded, may not)."""
 SCAN = 1_000
 """Rows per page when a whole collection is read."""
 _ONE = [1.0, 0.0]
@@ -103,8 +108,24 @@ class _Guarded:
 
 
 def _quote(value: str) -> str:
-    """A string literal for a Milvus filter expression."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A string literal for a Milvus filter expression (ids and sources come from users)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    for char, code in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        escaped = escaped.replace(char, code)
+    return f'"{escaped}"'
+
+
+def _doc_key(doc_id: str) -> int:
+    return _id("document", doc_id)
+
+
+def _safe(uri: str) -> str:
+    """The URI without a user and password, for messages."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
 
 
 def _strings(values: Iterable[str]) -> str:
@@ -160,7 +181,7 @@ class MilvusStorage:
         if create:  # the write lock and the model cache live there
             config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.client = _Guarded(_client(self.uri, config.milvus_token), self.uri)
+            self.client = _Guarded(_client(self.uri, config.milvus_token), _safe(self.uri))
         except Exception as exc:  # pymilvus raises its own types, and grpc's
             raise IndexStateError(self._unreachable(exc)) from exc
         self._size = 0
@@ -170,16 +191,18 @@ class MilvusStorage:
             self._create_fixed()
         elif not self.client.has_collection(self.names["documents"]):
             raise IndexStateError(
-                f"no citeqa index in Milvus at {self.uri} (no collection "
+                f"no citeqa index in Milvus at {_safe(self.uri)} (no collection "
                 f"{self.names['documents']}): run `citeqa ingest PATH` with CITEQA_STORE=milvus"
             )
         for name in self.names.values():  # Milvus serves a collection once it is loaded
             if self.client.has_collection(name):
                 self.client.load_collection(name)
+        if self.client.has_collection(self.names["meta"]):
+            self._follow_passages()
 
     def _unreachable(self, exc: Exception) -> str:
         if is_server(self.uri):
-            return f"cannot reach Milvus at {self.uri}: {exc}. Is the server up?"
+            return f"cannot reach Milvus at {_safe(self.uri)}: {exc}. Is the server up?"
         return (
             f"cannot open Milvus Lite at {self.uri}: {exc}. Milvus Lite lets one process at a "
             "time open it: stop the other (a running `citeqa serve`? write through its API), "
@@ -215,7 +238,10 @@ class MilvusStorage:
             self._create(self.names["parts"], schema)
         if not self.client.has_collection(self.names["documents"]):
             schema = self._schema()
-            schema.add_field("doc_id", DataType.VARCHAR, is_primary=True, max_length=ID_CHARS)
+            # Keyed by a number derived from the id: pymilvus writes string keys into its
+            # own filter expressions unescaped, which an id holding a quote breaks.
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("doc_id", DataType.VARCHAR, max_length=ID_CHARS)
             schema.add_field("info", DataType.JSON)
             schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR)
             self._create(self.names["documents"], schema)
@@ -226,7 +252,9 @@ class MilvusStorage:
         schema.add_field("one", DataType.FLOAT_VECTOR, dim=len(_ONE))
         index = self.client.prepare_index_params()
         index.add_index(field_name="one", index_type="FLAT", metric_type="IP")
-        self.client.create_collection(name, schema=schema, index_params=index)
+        self.client.create_collection(
+            name, schema=schema, index_params=index, consistency_level=CONSISTENCY
+        )
 
     def _create_passages(self, dimension: int) -> None:
         from pymilvus import DataType, Function, FunctionType
@@ -258,7 +286,10 @@ class MilvusStorage:
             field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
             params={"bm25_k1": 1.5, "bm25_b": 0.75},
         )  # fmt: skip
-        self.client.create_collection(self.names["passages"], schema=schema, index_params=index)
+        self.client.create_collection(
+            self.names["passages"], schema=schema, index_params=index,
+            consistency_level=CONSISTENCY,
+        )  # fmt: skip
 
     def _has_passages(self) -> bool:
         return bool(self.client.has_collection(self.names["passages"]))
@@ -272,6 +303,8 @@ class MilvusStorage:
         try:
             while page := iterator.next():
                 rows += page
+        except Exception as exc:  # the iterator's own calls are not guarded
+            raise IndexStateError(f"Milvus: reading {name} failed: {exc}") from exc
         finally:
             iterator.close()
         return rows
@@ -286,9 +319,16 @@ class MilvusStorage:
         self._read_state()
 
     def _read_state(self) -> None:
+        self._follow_passages()
         self._stamp = self.get_meta("stamp")
         self._generation = int(self.get_meta("generation") or 0)
         self._size = self._count(self.names["passages"]) if self._has_passages() else 0
+
+    def _follow_passages(self) -> None:
+        name = self.get_meta(PASSAGES_META)
+        if name and name != self.names["passages"]:
+            self.names["passages"] = name
+            self.client.load_collection(name)
 
     def refresh(self) -> bool:
         """Every write leaves a new stamp (one key lookup, every CITEQA_REFRESH_SECONDS);
@@ -332,7 +372,9 @@ class MilvusStorage:
             return []
         fields = ["doc_id", "info", "text"] if text else ["doc_id", "info"]
         return list(
-            self.client.get(self.names["documents"], ids=list(doc_ids), output_fields=fields)
+            self.client.get(
+                self.names["documents"], ids=[_doc_key(d) for d in doc_ids], output_fields=fields
+            )  # fmt: skip
         )
 
     def document(self, doc_id: str) -> Document:
@@ -347,6 +389,11 @@ class MilvusStorage:
             keys = [_id("text", doc_id, info["digest"], n) for n in range(1, info["parts"])]
             parts = self.client.get(self.names["parts"], ids=keys, output_fields=["data"])
             found = {int(p["id"]): str(p["data"]) for p in parts}
+            if len(found) != len(keys):
+                raise IndexStateError(
+                    f"document {doc_id!r} is missing parts of its text in Milvus (a write was "
+                    "cut short?); ingest it again"
+                )
             text += "".join(found[key] for key in keys)
         return Document(doc_id, text, info["title"], info["source"], info["url"],
                         info["published"], info["metadata"])  # fmt: skip
@@ -372,9 +419,9 @@ class MilvusStorage:
         if not self._has_passages():
             return []
         rows = self._query(self.names["passages"], f"doc_id == {_quote(doc_id)}",
-                           ["seq", "char_start", "char_end"])  # fmt: skip
-        rows.sort(key=lambda r: int(r["seq"]))
-        return [Span(int(r["char_start"]), int(r["char_end"])) for r in rows]
+                           ["doc_id", "info", "seq", "char_start", "char_end"])  # fmt: skip
+        current = sorted(self._current(rows), key=lambda r: int(r["seq"]))
+        return [Span(int(r["char_start"]), int(r["char_end"])) for r in current]
 
     def content_hash(self, doc_id: str) -> str | None:
         rows = self._document_rows([doc_id], text=False)
@@ -449,7 +496,14 @@ class MilvusStorage:
         rows = self.client.get(
             self.names["passages"], ids=[int(i) for i in ids], output_fields=self._PASSAGE_FIELDS
         )
-        return {int(r["id"]): self._passage(r) for r in rows}
+        return {int(r["id"]): self._passage(r) for r in self._current(rows)}
+
+    def _current(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The passage rows of their document's current version (same digest): a write
+        cut short, or one in progress, never has a passage cited against other text."""
+        docs = self._document_rows(sorted({str(r["doc_id"]) for r in rows}), text=False)
+        digests = {str(d["doc_id"]): d["info"]["digest"] for d in docs}
+        return [r for r in rows if r["info"].get("digest") == digests.get(str(r["doc_id"]))]
 
     def token_rows(self, ids: Sequence[int], dimension: int) -> TokenRows:
         """Fetched by primary key (part ids derive from the passage id): part 0 of each,
@@ -457,7 +511,7 @@ class MilvusStorage:
         texts: dict[int, str] = {}
         wanted, part = [int(i) for i in ids], 0
         while wanted:
-            keys = {_id("tokens", pid, part): pid for pid in wanted}
+            keys = {_id(self._tokens_kind(), pid, part): pid for pid in wanted}
             rows = self.client.get(self.names["parts"], ids=list(keys), output_fields=["data"])
             wanted = []
             for row in rows:
@@ -516,13 +570,15 @@ class MilvusStorage:
             for start in range(0, len(rows), SCAN):
                 self.client.upsert(self.names[name], rows[start : start + SCAN])
         if staged:
+            # The document rows say which passages are current (their digest): from here
+            # on the old passages are never cited, and then they go.
+            self.client.upsert(self.names["documents"], documents)
             ids = _strings(item.document.doc_id for item in staged)
             for name, rows in (("passages", passages), ("parts", parts)):
                 keep = ", ".join(str(row["id"]) for row in rows) or "-1"
                 self.client.delete(
                     self.names[name], filter=f"doc_id in {ids} and id not in [{keep}]"
                 )
-            self.client.upsert(self.names["documents"], documents)
         for doc_id in empty:
             self._delete_document(doc_id)
         return self._finish(meta)
@@ -557,7 +613,8 @@ class MilvusStorage:
                 "seq": passage.seq, "char_start": passage.span.start,
                 "char_end": passage.span.end, "text": texts[i], "terms": terms[i],
                 "info": {"spans": [[s.start, s.end] for s in passage.sentences],
-                         "title": doc.title, "dimension": int(item.vectors.shape[1])},
+                         "title": doc.title, "dimension": int(item.vectors.shape[1]),
+                         "digest": item.digest},
                 "dense": np.asarray(item.vectors[i], dtype=np.float32).tolist(),
                 "sentences": encoded if len(encoded) <= VARCHAR else "",  # else embedded when read
             })  # fmt: skip
@@ -570,7 +627,8 @@ class MilvusStorage:
             "digest": item.digest, "chars": len(doc.text), "passages": len(rows),
             "parts": max(1, -(-len(doc.text) // PART_CHARS)),
         }  # fmt: skip
-        document = {"doc_id": doc.doc_id, "info": info, "text": doc.text[:PART_CHARS], "one": _ONE}
+        document = {"id": _doc_key(doc.doc_id), "doc_id": doc.doc_id, "info": info,
+                    "text": doc.text[:PART_CHARS], "one": _ONE}  # fmt: skip
         return rows, parts, document
 
     def _text_parts(self, doc: Document, digest: str) -> list[dict[str, Any]]:
@@ -588,7 +646,8 @@ class MilvusStorage:
             text = _encode(Int8Codec(int(tokens.shape[1])).encode(tokens))
             for n, start in enumerate(range(0, len(text), BLOB_CHARS)):
                 parts.append({
-                    "id": _id("tokens", pid, n), "doc_id": doc_id, "kind": "tokens",
+                    "id": _id(self._tokens_kind(), pid, n), "doc_id": doc_id,
+                    "kind": self._tokens_kind(),
                     "owner": pid, "part": n, "data": text[start : start + BLOB_CHARS],
                     "one": _ONE,
                 })  # fmt: skip
@@ -598,7 +657,7 @@ class MilvusStorage:
         """The document row first: from then on its passages are never cited."""
         if not self._document_rows([doc_id], text=False):
             return False
-        self.client.delete(self.names["documents"], ids=[doc_id])
+        self.client.delete(self.names["documents"], ids=[_doc_key(doc_id)])
         if self._has_passages():
             self.client.delete(self.names["passages"], filter=f"doc_id == {_quote(doc_id)}")
         self.client.delete(self.names["parts"], filter=f"doc_id == {_quote(doc_id)}")
@@ -614,7 +673,7 @@ class MilvusStorage:
         if not self._has_passages():
             return []
         rows = self._query(self.names["passages"], "", self._PASSAGE_FIELDS)
-        return sorted((self._passage(r) for r in rows), key=lambda p: p.row_id)
+        return sorted((self._passage(r) for r in self._current(rows)), key=lambda p: p.row_id)
 
     def replace_vectors(
         self,
@@ -624,31 +683,46 @@ class MilvusStorage:
         token_vectors: Sequence[Vectors] | None,
         meta: Mapping[str, str],
     ) -> int:
-        """Re-embedded passages: rewritten in a new collection of the new dimension."""
-        name = self.names["passages"]
+        """Re-embedded passages, written into a new collection (of the new dimension) that
+        replaces the old one only once it is whole: a failure leaves the old one serving."""
+        old, old_kind = self.names["passages"], self._tokens_kind()
         rows = {
             int(r["id"]): r
-            for r in self._query(name, "", [*self._PASSAGE_FIELDS, "source", "terms"])
+            for r in self._query(old, "", [*self._PASSAGE_FIELDS, "source", "terms"])
         }
-        self.client.drop_collection(name)
-        self.client.delete(self.names["parts"], filter='kind == "tokens"')
         dimension = int(vectors.shape[1]) if len(vectors) else int(meta.get("dimension", 0))
-        self._create_passages(dimension)
+        new_name = f"{self.config.milvus_prefix}_passages_{uuid.uuid4().hex[:8]}"
         new = []
         for i, pid in enumerate(ids):
             row = dict(rows[pid])
             sentences = sentence_vectors[i]
+            encoded = _encode(sentences.astype(np.float16)) if sentences is not None else ""
             row["dense"] = np.asarray(vectors[i], dtype=np.float32).tolist()
-            row["sentences"] = (
-                _encode(sentences.astype(np.float16)) if sentences is not None else ""
-            )
+            row["sentences"] = encoded if len(encoded) <= VARCHAR else ""  # else embedded when read
             row["info"] = {**row["info"], "dimension": dimension}
             new.append(row)
-        for start in range(0, len(new), SCAN):
-            self.client.insert(name, new[start : start + SCAN])
-        if token_vectors is not None:
-            self.add_token_vectors(ids, token_vectors)
-        return self._finish(meta)
+        self.names["passages"] = new_name
+        try:
+            self._create_passages(dimension)
+            for start in range(0, len(new), SCAN):
+                self.client.insert(new_name, new[start : start + SCAN])
+            if token_vectors is not None:
+                self.add_token_vectors(ids, token_vectors)
+        except Exception:
+            self.names["passages"] = old
+            if self.client.has_collection(new_name):
+                self.client.drop_collection(new_name)
+            raise
+        generation = self._finish({**meta, PASSAGES_META: new_name})
+        self.client.drop_collection(old)
+        self.client.delete(self.names["parts"], filter=f"kind == {_quote(old_kind)}")
+        return generation
+
+    def _tokens_kind(self) -> str:
+        """Token vector parts are tied to the passages collection they were made for."""
+        name = self.names["passages"]
+        default = f"{self.config.milvus_prefix}_passages"
+        return "tokens" if name == default else f"tokens:{name[-8:]}"
 
     def needs_backfill(self, tokens: bool) -> bool:
         return False  # every passage is written with its sentence vectors

@@ -30,11 +30,10 @@
     return { length: units.length - 1, at: (i) => units[Math.max(0, Math.min(i, units.length - 1))] };
   }
 
-  /** /documents/<id>, each path segment percent-encoded (ids can be relative paths). */
+  /** /documents/<id> with the whole id percent-encoded, its "/" too: an id like "a/../b"
+   * would otherwise be folded to "b" by the browser (even written as %2E%2E). */
   function documentPath(prefix, docId) {
-    const segments = docId.split("/").map((s) =>
-      s === "." || s === ".." ? s.replaceAll(".", "%2E") : encodeURIComponent(s));
-    return prefix + segments.join("/");
+    return prefix + encodeURIComponent(docId);
   }
 
   function citationHref(c, h) {
@@ -342,7 +341,13 @@
       showDocuments();
     } else if (path.startsWith("/documents/")) {
       $("document-view").hidden = false;
-      const docId = path.slice("/documents/".length).split("/").map(decodeURIComponent).join("/");
+      let docId;
+      try {
+        docId = decodeURIComponent(path.slice("/documents/".length));
+      } catch {
+        setStatus("document-status", "This address does not name a document (bad % escape).", true);
+        return;
+      }
       showDocument(docId);
     } else {
       $("ask-view").hidden = false;

@@ -43,6 +43,8 @@ HOSTILE = {
         "lighthouse keepers before winter."
     ),
 }
+# A browser folds "a/../b" in a path to "b", even spelled %2E%2E: the page must not.
+DOTS = {"doc_id": "notes/../dots.txt", "title": "Dotted id", "text": "The tide log for Maracaibo."}
 # Characters outside the Basic Multilingual Plane are two UTF-16 units in JavaScript but
 # one Python index: the page must count the way the API does.
 ASTRAL = {
@@ -70,7 +72,7 @@ def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def posted(server: str) -> None:
     """The hostile and the astral documents, added through the API (not in the seeds, so
     `make screenshots` shows the seeds alone)."""
-    for doc in (HOSTILE, ASTRAL):
+    for doc in (HOSTILE, ASTRAL, DOTS):
         done = httpx.post(f"{server}/v1/documents", json=doc, headers=AUTH, timeout=120)
         assert done.status_code == 200, done.text
 
@@ -233,6 +235,13 @@ def test_document_text_is_shown_as_text_never_run_as_markup(
     page.goto(ask_url(server, "lighthouse keepers for the harbour pilots"))
     expect(page.locator(".result a.cite").first).to_have_text(HOSTILE["title"])
     assert page.evaluate("window.__pwned") is None
+
+
+def test_an_id_with_dot_segments_opens_that_document(server: str, page: Page, posted: None) -> None:
+    page.goto(server + "/documents")
+    page.locator("#documents tbody tr", has_text="Dotted id").locator("a").click()
+    expect(page.locator("#document h1")).to_have_text("Dotted id")
+    expect(page.locator(".doc-text")).to_have_text(DOTS["text"])
 
 
 def test_the_documents_list_shows_titles_sources_and_passage_counts(
