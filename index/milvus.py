@@ -13,12 +13,13 @@ and see each other's writes. Milvus Lite (a ``.db`` folder) runs it in-process.
   (int8, base64), in parts.
 - ``<prefix>_meta``: the model, dimension and generation.
 
-Milvus has no transaction across collections, so a write goes in an order that a crash
-cannot turn into a wrong answer: new passages and parts first, then the old ones deleted,
-then the document row, whose content hash says the write is complete. A reader never
-cites a passage whose document row is missing, and the next ingest of a document whose
-hash does not match writes it again (the ids are derived from the content, so rewriting
-replaces rather than duplicates).
+Milvus has no transaction across collections, so a write cut short must not give a wrong
+answer: each passage row carries its document's content hash, and only rows whose hash is
+the document row's are ever read. A write puts the new passages and parts in, then the
+document row (from then on the new version is the one cited), then deletes the old rows.
+The next ingest of a document whose write was cut short writes it again (ids derive from
+the content, so rewriting replaces rather than duplicates). A reindex writes a new
+passages collection and switches to it only once it is whole.
 """
 
 from __future__ import annotations
