@@ -147,6 +147,13 @@ def _decode(text: str, dtype: type, columns: int) -> np.ndarray[Any, Any]:
     return np.frombuffer(base64.b64decode(text), dtype=dtype).reshape(-1, columns)
 
 
+def _sentences_field(vectors: Vectors | None) -> str:
+    """Sentence vectors as float16 base64, or "" when absent or too long for a VARCHAR
+    (a search then embeds that passage's sentences when it reads them)."""
+    encoded = _encode(vectors.astype(np.float16)) if vectors is not None else ""
+    return encoded if len(encoded) <= VARCHAR else ""
+
+
 def is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
 
@@ -607,8 +614,6 @@ class MilvusStorage:
         ids = [_id(doc.doc_id, item.digest, p.seq) for p in item.passages]
         rows = []
         for i, passage in enumerate(item.passages):
-            sentences = item.sentence_vectors[i]
-            encoded = _encode(sentences.astype(np.float16)) if sentences is not None else ""
             rows.append({
                 "id": ids[i], "doc_id": doc.doc_id, "source": doc.source or "",
                 "seq": passage.seq, "char_start": passage.span.start,
@@ -617,7 +622,7 @@ class MilvusStorage:
                          "title": doc.title, "dimension": int(item.vectors.shape[1]),
                          "digest": item.digest},
                 "dense": np.asarray(item.vectors[i], dtype=np.float32).tolist(),
-                "sentences": encoded if len(encoded) <= VARCHAR else "",  # else embedded when read
+                "sentences": _sentences_field(item.sentence_vectors[i]),
             })  # fmt: skip
         parts = self._text_parts(doc, item.digest)
         if item.token_vectors is not None:
@@ -696,10 +701,8 @@ class MilvusStorage:
         new = []
         for i, pid in enumerate(ids):
             row = dict(rows[pid])
-            sentences = sentence_vectors[i]
-            encoded = _encode(sentences.astype(np.float16)) if sentences is not None else ""
             row["dense"] = np.asarray(vectors[i], dtype=np.float32).tolist()
-            row["sentences"] = encoded if len(encoded) <= VARCHAR else ""  # else embedded when read
+            row["sentences"] = _sentences_field(sentence_vectors[i])
             row["info"] = {**row["info"], "dimension": dimension}
             new.append(row)
         self.names["passages"] = new_name

@@ -597,13 +597,13 @@ class Store:
 
     def vectors_of(self, row_ids: Sequence[int], dimension: int) -> Vectors:
         """The passage vectors of ``row_ids``, in that order."""
+        if not row_ids:
+            return np.zeros((0, dimension), dtype=np.float32)
         marks = ",".join("?" * len(row_ids))
         with self._lock:
             rows = dict(self._db.execute(
                 f"SELECT id, embedding FROM passages WHERE id IN ({marks})", list(row_ids)
             ).fetchall())  # fmt: skip
-        if not row_ids:
-            return np.zeros((0, dimension), dtype=np.float32)
         return np.vstack([np.frombuffer(rows[i], dtype=np.float32) for i in row_ids])
 
     @staticmethod
