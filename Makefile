@@ -27,6 +27,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Debian's chromium for the web page tests: Playwright drives it and downloads no browser.
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)

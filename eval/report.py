@@ -10,7 +10,7 @@ from typing import Any
 
 from eval.beir import BeirScores, Published
 from eval.seed import SeedRun, Summary
-from index.manifest import atomic_write
+from index.files import atomic_write
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("hit_at_1", "hit@1"),

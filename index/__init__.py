@@ -7,10 +7,9 @@
 >>> engine.search("What did Bolton say about the talks?").hits[0].highlight.text  # doctest: +SKIP
 """
 
-from index.chunking import ChunkSpec
-from index.config import MODES, EngineConfig, Mode
+from index.config import BUNDLED_MODEL, MODES, RRF_K, ChunkSpec, EngineConfig, Mode
 from index.documents import Document, DocumentInfo, Highlight, Hit, Passage, SearchResult, Span
-from index.embedder import BUNDLED_MODEL, Embedder, HashEmbedder, SentenceTransformerEmbedder
+from index.engine import Engine
 from index.errors import (
     BadDocumentError,
     BadQueryError,
@@ -20,12 +19,13 @@ from index.errors import (
     ModelMismatchError,
     NotFoundError,
 )
-from index.fusion import RRF_K, rrf
-from index.ingest import DocumentChange, IngestReport, Progress
-from index.packing import Block, Packed, pack
-from index.search import Engine
-from index.sources import SkippedFile, count_documents, document_from_bytes, read_path
-from index.storage import Filters
+from index.model.embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder
+from index.read.sources import SkippedFile, count_documents, document_from_bytes, read_path
+from index.search.fusion import rrf
+from index.search.packing import Block, Packed, pack
+from index.store.protocol import Filters
+from index.timing import Progress
+from index.write.ingest import DocumentChange, IngestReport
 
 __all__ = [
     "BUNDLED_MODEL",

@@ -1,4 +1,4 @@
-"""Where a search spends its time: consecutive laps of one stopwatch, in milliseconds.
+"""Reporting long work: ``Progress`` callbacks, and ``Laps``, where a search spends its time.
 
 The engine records each stage of a search that ran (``filter``, ``embed``, ``dense``,
 ``lexical``, ``fuse``, ``late``, ``rerank``, ``highlight``, ``answerable``) in
@@ -14,6 +14,10 @@ is the caller's business.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total) during long work; total 0 when unknown."""
 
 
 class Laps:

@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.progress import track
 
 from index import Engine, EngineConfig, SentenceTransformerEmbedder, read_path
-from index.passages import indexed_text
+from index.read.passages import indexed_text
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"

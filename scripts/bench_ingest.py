@@ -255,7 +255,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def export_models() -> None:
     """The ONNX exports, outside the data dir (they are not index data) and made before
     the timed ingest, so the wall time is the ingest's alone."""
-    from index.embedder import embedder_for
+    from index.model.embedder import embedder_for
 
     config = Settings(data_dir=MODEL_CACHE, model_cache=MODEL_CACHE).engine_config()
     embedder = embedder_for(config)

@@ -8,7 +8,7 @@ far worse than it is, and well-separated gaussian blobs far better. For each siz
 index the engine picks (``dense_index="auto"``) and the exact flat one, each with build
 time, memory, single-query latency (one query at a time, like the service) and, for the
 engine's pick, recall@10 against exact search. BM25: generated text (a Zipf vocabulary of
-50k words, ~60 words a passage) in ``index.sparse.LexicalIndex``.
+50k words, ~60 words a passage) in ``index.store.local.sparse.LexicalIndex``.
 
 Run: `make bench-scale`, or `.venv/bin/python scripts/bench_scale.py --sizes 10000,100000`
 for a quick check. Writes bench/results/scale.json and bench/results/scale.png.
@@ -42,8 +42,9 @@ from rich.progress import (
 )
 
 from bench import OUT, pct
-from index.dense import FLAT_LIMIT, NPROBE, DensePolicy, FaissVectors
-from index.sparse import LexicalIndex
+from index.config import FLAT_LIMIT
+from index.store.local.dense import NPROBE, DensePolicy, FaissVectors
+from index.store.local.sparse import LexicalIndex
 
 SIZES = (10_000, 100_000, 1_000_000)
 DIM = 384

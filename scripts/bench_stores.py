@@ -49,8 +49,8 @@ from rich.table import Table
 from bench import MODEL_CACHE, pct, summary
 from eval.questions import load_questions
 from index import Document, Engine, EngineConfig, SearchResult, read_path
-from index.embedder import Embedder, TokenVectors, Vectors, embedder_for
-from index.embedder import Progress as EmbedProgress
+from index.model.embedder import Embedder, TokenVectors, Vectors, embedder_for
+from index.model.embedder import Progress as EmbedProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"

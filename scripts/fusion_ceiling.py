@@ -27,9 +27,9 @@ from eval.matching import covers  # noqa: E402
 from eval.questions import Question, load_questions  # noqa: E402
 from eval.runner import EvalOptions, open_corpus  # noqa: E402
 from index import EngineConfig, SentenceTransformerEmbedder  # noqa: E402
-from index.highlight import best_window  # noqa: E402
-from index.late import maxsim  # noqa: E402
-from index.search import Engine  # noqa: E402
+from index.engine import Engine  # noqa: E402
+from index.search.highlight import best_window  # noqa: E402
+from index.search.late import maxsim  # noqa: E402
 
 SIGNALS = ("passage", "bm25", "sentence", "late")
 DEPTH = 50

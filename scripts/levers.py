@@ -27,7 +27,7 @@ from eval.runner import EvalOptions, open_corpus  # noqa: E402
 from eval.searchers import EngineSearcher  # noqa: E402
 from eval.seed import run_seed_eval  # noqa: E402
 from index import EngineConfig, SentenceTransformerEmbedder  # noqa: E402
-from index.manifest import atomic_write  # noqa: E402
+from index.files import atomic_write  # noqa: E402
 
 EMBEDDING = {
     "whole+title": dict(whole_docs=True, title=True),

@@ -30,10 +30,10 @@ from eval.questions import load_questions
 from eval.searchers import EngineSearcher
 from eval.seed import RETRIEVAL, run_seed_eval
 from index import Engine, EngineConfig, read_path
-from index.embedder import embedder_for
-from index.milvus import MilvusStorage
-from index.sparse import stemmed_terms
-from index.storage import Ranked
+from index.model.embedder import embedder_for
+from index.read.terms import stemmed_terms
+from index.store.milvus.storage import MilvusStorage
+from index.store.protocol import Ranked
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "eval" / "reports"

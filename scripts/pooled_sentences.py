@@ -21,12 +21,12 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import index.ingest as ingest  # noqa: E402
+import index.write.ingest as ingest  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
 from eval.searchers import EngineSearcher  # noqa: E402
 from eval.seed import run_seed_eval  # noqa: E402
 from index import Engine, EngineConfig, SentenceTransformerEmbedder, read_path  # noqa: E402
-from index.passages import indexed_text  # noqa: E402
+from index.read.passages import indexed_text  # noqa: E402
 
 Vectors = npt.NDArray[np.float32]
 

@@ -252,8 +252,8 @@ def migrate(
     nothing is embedded again. Documents already there with the same id are replaced."""
     from dataclasses import replace
 
-    from index.migrate import migrate as copy
-    from index.storage import open_storage
+    from index.store.factory import open_storage
+    from index.store.migrate import migrate as copy
 
     settings = _settings(data_dir=data_dir, milvus_uri=milvus_uri)
     source_config = settings.engine_config()
@@ -395,7 +395,7 @@ def serve(
 def mcp_command(data_dir: DataDir = None, model: Model = None) -> None:
     """Serve the MCP tools (search, fetch, list_documents) over stdio, for Claude Desktop,
     Cursor and the like; reads the data dir and follows new ingests. Logs go to stderr."""
-    from index.embedder import embedder_for
+    from index.model.embedder import embedder_for
     from service.mcp import serve_stdio
 
     settings = _settings(data_dir=data_dir, model=model)

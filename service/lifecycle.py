@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from index import CiteqaError, Embedder, Engine
-from index.embedder import embedder_for
+from index.model.embedder import embedder_for
 from service.settings import Settings
 
 log = logging.getLogger("citeqa.service")

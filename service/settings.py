@@ -11,8 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import BUNDLED_MODEL, ChunkSpec, EngineConfig
-from index.dense import FLAT_LIMIT
-from index.embedder import RUNTIMES
+from index.config import FLAT_LIMIT, RUNTIMES
 
 # What a browser sends in its Origin header: scheme://host[:port], nothing after.
 _ORIGIN = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[^/\s:\[\]]+)(:\d{1,5})?")

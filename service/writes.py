@@ -1,6 +1,6 @@
 """Document writes over HTTP: add (JSON or a file upload), replace, delete.
 
-A write runs in a worker thread under the data dir's write lock (``index.lock``) and
+A write runs in a worker thread under the data dir's write lock (``index.store.lock``) and
 returns once it is committed and searchable; questions keep being answered meanwhile
 and never see half a document (each write is one transaction and one index generation).
 """

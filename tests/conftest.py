@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from index import Engine, EngineConfig, HashEmbedder, SentenceTransformerEmbedder, read_path
-from index.migrate import migrate
-from index.storage import open_storage
+from index.store.factory import open_storage
+from index.store.migrate import migrate
 from tests.live import MODEL_CACHE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def seeded_dir(
 
 @pytest.fixture(scope="session")
 def seeded_milvus_dir(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeded index copied into Milvus Lite (``<dir>/milvus.db``) by ``index.migrate``,
+    """The seeded index copied into Milvus Lite (``<dir>/milvus.db``) by ``index.store.migrate``,
     so the same tests run against CITEQA_STORE=milvus without embedding the seeds again."""
     data = tmp_path_factory.mktemp("seeded-milvus") / "data"
     shutil.copytree(seeded_dir, data)

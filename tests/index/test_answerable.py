@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from index.answerable import is_answerable, named_terms, names_found_together
 from index.documents import DocumentInfo, Highlight, Hit, Passage, Span
+from index.search.answerable import is_answerable, named_terms, names_found_together
 
 
 def hit(text: str, similarity: float = 0.6, title: str | None = None) -> Hit:

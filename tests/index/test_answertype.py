@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.answerable import is_answerable
-from index.answertype import Expectation, expected_answer, gives
 from index.documents import DocumentInfo, Highlight, Hit, Passage, Span
-from index.highlight import best_sentence
+from index.search.answerable import is_answerable
+from index.search.answertype import Expectation, expected_answer, gives
+from index.search.highlight import best_sentence
 
 
 def hit(*sentences: str, similarity: float = 0.6) -> Hit:

@@ -4,11 +4,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.chunking import ChunkSpec, chunk_block, pack, split_long
-from index.cleaning import clean
 from index.documents import Document, Span
-from index.passages import prepare
-from index.sentences import sentence_spans
+from index.read.chunking import ChunkSpec, chunk_block, pack, split_long
+from index.read.cleaning import clean
+from index.read.passages import prepare
+from index.read.sentences import sentence_spans
 
 words = st.sampled_from(["Maduro", "said", "talks.", "U.S.", "Dr.", "e.g.", "?", "“quote”", "\n",
                          "\n\n", "  ", "é", "—", "Sign up to read this article\n", "x" * 40, "3.5"])  # fmt: skip

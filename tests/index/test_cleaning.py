@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.chunking import ChunkSpec
-from index.cleaning import clean
-from index.passages import prepare
-from index.sources import read_text_file
+from index.read.chunking import ChunkSpec
+from index.read.cleaning import clean
+from index.read.passages import prepare
+from index.read.sources import read_text_file
 from tests.conftest import SEEDS
 
 BOILERPLATE = [
@@ -88,7 +88,7 @@ def test_the_answer_sentence_survives_cleaning() -> None:
 
 
 def test_a_document_that_is_only_a_headline_keeps_it_as_content() -> None:
-    from index.cleaning import clean
+    from index.read.cleaning import clean
 
     cleaned = clean("Rubio met Cabello in Caracas.")
     assert cleaned.title == "Rubio met Cabello in Caracas."

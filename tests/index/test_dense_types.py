@@ -1,4 +1,4 @@
-"""The FAISS index type by corpus size: flat below the limit, IVF from it (index.dense)."""
+"""The FAISS index type by corpus size: flat below the limit, IVF from it (index.store.local.dense)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from index import Document, Engine, EngineConfig, HashEmbedder
-from index.dense import DensePolicy, FaissVectors, NumpyVectors, nlist_for
-from index.dense import _one_thread as one_thread
+from index.store.local.dense import DensePolicy, FaissVectors, NumpyVectors, nlist_for
+from index.store.local.dense import _one_thread as one_thread
 
 faiss = pytest.importorskip("faiss")
 

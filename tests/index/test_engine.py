@@ -18,7 +18,7 @@ from index import (
     NotFoundError,
     read_path,
 )
-from index.embedder import Vectors
+from index.model.embedder import Vectors
 from tests.conftest import SEEDS
 
 DOCS = [

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from index.documents import Span
-from index.fusion import collapse, is_near_duplicate, rrf, weighted
-from index.highlight import best_sentence, word_overlap
+from index.search.fusion import collapse, is_near_duplicate, rrf, weighted
+from index.search.highlight import best_sentence, word_overlap
 
 
 def test_rrf_matches_a_hand_computed_oracle() -> None:

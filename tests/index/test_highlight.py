@@ -4,7 +4,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from index.highlight import best_window, best_windows
+from index.search.highlight import best_window, best_windows
 
 
 def unit(*values: float) -> npt.NDArray[np.float32]:

@@ -19,9 +19,9 @@ from index import (
     HashEmbedder,
     IndexStateError,
 )
-from index.dense import FaissVectors
-from index.embedder import Vectors
-from index.lock import is_locked, write_lock
+from index.model.embedder import Vectors
+from index.store.local.dense import FaissVectors
+from index.store.lock import is_locked, write_lock
 
 WORDS = "amber basil cedar delta ember fjord garnet harbor indigo juniper kelp lumen".split()
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from index import Document, Engine, EngineConfig, HashEmbedder, SentenceTransformerEmbedder
-from index.embedder import TokenVectors
-from index.late import content_vectors, maxsim
-from index.store import tokens_blob, tokens_from_blob
+from index.model.embedder import TokenVectors
+from index.model.tokens import content_vectors
+from index.search.late import maxsim
+from index.store.local.db import tokens_blob, tokens_from_blob
 
 
 class CountingTokens(HashEmbedder):

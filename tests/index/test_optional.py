@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from index.dense import FaissVectors
-from index.embedder import SentenceTransformerEmbedder
+from index.model.embedder import SentenceTransformerEmbedder
+from index.store.local.dense import FaissVectors
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from index import Engine, EngineConfig, HashEmbedder
-from index.embedder import resolve_model_path
 from index.errors import ConfigError
-from index.rerank import CrossEncoderReranker
+from index.model.embedder import resolve_model_path
+from index.search.rerank import CrossEncoderReranker
 from tests.index.test_engine import DOCS
 
 

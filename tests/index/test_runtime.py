@@ -15,9 +15,10 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from index import ConfigError, EngineConfig, SentenceTransformerEmbedder, onnx_cache
-from index import embedder as embedder_module
-from index.embedder import (
+from index import BUNDLED_MODEL, ConfigError, EngineConfig, SentenceTransformerEmbedder
+from index.model import embedder as embedder_module
+from index.model import onnx_cache
+from index.model.embedder import (
     RUNTIMES,
     OnnxEmbedder,
     SplitEmbedder,
@@ -55,7 +56,7 @@ def runtimes(model_cache: Path) -> dict[str, OnnxEmbedder]:
 
 def _folder(cache: Path, runtime: str) -> Path:
     model_dir = Path(resolve_model_path("bundled"))
-    return onnx_cache.cache_folder(cache, embedder_module.BUNDLED_MODEL, runtime, model_dir)
+    return onnx_cache.cache_folder(cache, BUNDLED_MODEL, runtime, model_dir)
 
 
 def _cosines(a: Vectors, b: Vectors) -> Vectors:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from index.chunking import ChunkSpec
 from index.errors import BadDocumentError
-from index.passages import PreparedDocument, prepare
-from index.sources import SkippedFile, read_path, read_text_file
+from index.read.chunking import ChunkSpec
+from index.read.passages import PreparedDocument, prepare
+from index.read.sources import SkippedFile, read_path, read_text_file
 from tests.conftest import SEEDS
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.local
+import index.store.local.storage
 from index import Document, Engine, EngineConfig, HashEmbedder
-from index.late import maxsim
-from index.store import TOKEN_CODEC_META
-from index.tokenstore import Int8Codec, PQCodec, TokenFiles, maxsim_many
+from index.search.late import maxsim, maxsim_many
+from index.store.codecs import Int8Codec, PQCodec
+from index.store.local.db import TOKEN_CODEC_META
+from index.store.local.tokens import TokenFiles
 
 TEXTS = [
     "Sanctions cut Venezuela's oil exports and the bolivar lost half its value.",
@@ -79,7 +80,9 @@ def _segments(path: Path) -> list[str]:
 def test_tokens_are_compressed_once_enough_are_stored_and_search_still_finds_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index.local, "TRAIN_TOKENS", 300)  # at least 256 (one per centroid)
+    monkeypatch.setattr(
+        index.store.local.storage, "TRAIN_TOKENS", 300
+    )  # at least 256 (one per centroid)
     engine = _engine(tmp_path)
     engine.ingest([Document("a.txt", TEXTS[0])])  # too few tokens to train on: int8
     assert engine.store.get_meta(TOKEN_CODEC_META) in (None, "int8")

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from index import Document, Engine, EngineConfig, HashEmbedder, IngestReport, read_path
-from index.embedder import Vectors
+from index.model.embedder import Vectors
 from service.app import create_app
 from service.observability import JsonFormatter, request_id
 from service.settings import Settings

@@ -6,11 +6,20 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 
-from index.chunking import ChunkSpec, chunk_block
-from index.cleaning import clean
-from index.documents import Document
-from index.sentences import sentence_spans
-from index.store import NewPassage
+from index.config import ChunkSpec
+from index.documents import Document, Span
+from index.read.chunking import chunk_block
+from index.read.cleaning import clean
+from index.read.sentences import sentence_spans
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage to store, before it has a row id."""
+
+    seq: int
+    span: Span
+    sentences: tuple[Span, ...]
 
 
 @dataclass(frozen=True)

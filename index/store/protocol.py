@@ -1,7 +1,7 @@
 """The storage seam: everything search and ingest ask of wherever the index lives.
 
-``Engine`` and ``Writer`` talk only to a ``Storage``. ``index.local`` is the default (SQLite
-for documents and passages, FAISS and bm25s files beside it, token segments); ``index.milvus``
+``Engine`` and ``Writer`` talk only to a ``Storage``. ``index.store.local.storage`` is the default (SQLite
+for documents and passages, FAISS and bm25s files beside it, token segments); ``index.store.milvus.storage``
 keeps the same things in Milvus, so any number of stateless servers can share them. Both
 hand back the same nouns (``StoredPassage``, ``DocumentInfo``), so ranking, highlights and
 the answerable verdict never know which one answered.
@@ -17,10 +17,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from index.config import EngineConfig
-from index.documents import Document, DocumentInfo, Span
-from index.embedder import Vectors
-from index.store import NewPassage, StoredPassage
+from index.documents import Document, DocumentInfo, Passage, Span
+from index.model.embedder import Vectors
+from index.read.passages import NewPassage
 from index.timing import Laps
 
 Ids = npt.NDArray[np.int64]
@@ -28,6 +27,17 @@ Ranked = list[tuple[int, float]]
 """(passage id, score) pairs, best first."""
 
 TITLE_META = "title_in_index"
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage with its row id (the vector id)."""
+
+    row_id: int
+    passage: Passage
+    title: str | None = None
+    sentence_vectors: Vectors | None = None
+    """One unit vector per sentence of the passage, or None when not stored."""
 
 
 @dataclass(frozen=True)
@@ -62,17 +72,6 @@ class TokenRows:
     ids: list[int]
     vectors: Vectors
     counts: list[int]
-
-
-def open_storage(config: EngineConfig, *, create: bool = False) -> Storage:
-    """The storage ``config.store`` names; ``create`` makes an empty one when there is none."""
-    if config.store == "milvus":
-        from index.milvus import MilvusStorage
-
-        return MilvusStorage(config, create=create)
-    from index.local import LocalStorage
-
-    return LocalStorage(config, create=create)
 
 
 class Storage(Protocol):

@@ -15,16 +15,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from index.config import BUNDLED_MODEL, RUNTIMES, EngineConfig
 from index.errors import ConfigError
-from index.onnx_cache import ExportError, OnnxSession, ensure_export, mean_pool
-
-if TYPE_CHECKING:
-    from index.config import EngineConfig
+from index.model.onnx_cache import ExportError, OnnxSession, ensure_export, mean_pool
 
 log = logging.getLogger("citeqa")
 Vectors = npt.NDArray[np.float32]
@@ -39,10 +37,7 @@ class TokenVectors:
     vectors: Vectors
 
 
-BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
-Runtime = Literal["onnx-int8", "onnx", "torch"]
-RUNTIMES: tuple[str, ...] = get_args(Runtime)
 
 
 class Embedder:
@@ -63,7 +58,7 @@ class Embedder:
         return row
 
     def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
-        """Each text's tokens and their unit vectors, for late interaction (``index.late``)."""
+        """Each text's tokens and their unit vectors, for late interaction (``index.search.late``)."""
         raise NotImplementedError(f"{type(self).__name__} has no token vectors")
 
     def embed_with_tokens(self, text: str) -> tuple[Vectors, TokenVectors]:

@@ -9,21 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from index.config import ChunkSpec
 from index.documents import Span
-
-
-@dataclass(frozen=True)
-class ChunkSpec:
-    """How passages are cut: at most ``max_chars``, ``overlap`` sentences shared."""
-
-    max_chars: int = 500
-    overlap: int = 1
-
-    def __post_init__(self) -> None:
-        if self.max_chars < 20:
-            raise ValueError(f"max_chars must be at least 20, got {self.max_chars}")
-        if self.overlap < 0:
-            raise ValueError(f"overlap must be 0 or more, got {self.overlap}")
 
 
 @dataclass(frozen=True)

@@ -23,25 +23,22 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from index.manifest import fsync_dir
+from index.files import fsync_dir
+from index.store.codecs import Codec, Codes, Int8Codec, PQCodec
 
 log = logging.getLogger("citeqa")
 
 Vectors = npt.NDArray[np.float32]
-Codes = npt.NDArray[np.uint8]
 
 TRAIN_TOKENS = 20_000
 """Token vectors needed to train the product quantizer (256 centroids per sub-space want
 a few thousand points each; fewer gives a codebook fitted to too little text)."""
 DECODED_ROWS = 2 * TRAIN_TOKENS
 """Largest int8 segment kept decoded in memory (about 60 MB at 384 dimensions)."""
-SUBVECTOR = 8
-"""Dimensions per product-quantizer byte."""
 _SEGMENT_RE = re.compile(r"seg-(\d+)\.([a-z0-9]+)\.npy")
 
 
@@ -52,84 +49,6 @@ class Span:
     segment: str
     start: int
     count: int
-
-
-def _faiss() -> Any:
-    import faiss
-
-    return faiss
-
-
-class Int8Codec:
-    """One float16 scale per token and one int8 per dimension (no training)."""
-
-    name = "int8"
-
-    def __init__(self, dimension: int) -> None:
-        self.dimension = dimension
-
-    def encode(self, vectors: Vectors) -> Codes:
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
-        peak = np.abs(vectors).max(axis=1, initial=0.0)
-        scales = (np.maximum(peak, 1e-12) / 127).astype(np.float16)
-        codes = np.rint(vectors / np.maximum(scales.astype(np.float32), 1e-12)[:, None])
-        rows = np.empty((len(vectors), self.dimension + 2), dtype=np.uint8)
-        rows[:, :2] = scales.view(np.uint8).reshape(-1, 2)
-        rows[:, 2:] = np.clip(codes, -127, 127).astype(np.int8).view(np.uint8)
-        return rows
-
-    def decode(self, codes: Codes) -> Vectors:
-        codes = np.ascontiguousarray(codes)
-        scales = codes[:, :2].copy().view(np.float16).astype(np.float32)
-        values = codes[:, 2:].view(np.int8).astype(np.float32)
-        decoded: Vectors = values * scales
-        return decoded
-
-
-class PQCodec:
-    """FAISS product quantizer: ``dimension / SUBVECTOR`` bytes per token."""
-
-    def __init__(self, quantizer: Any, name: str) -> None:
-        self._pq = quantizer
-        self.dimension = int(quantizer.d)
-        self.name = name
-
-    @staticmethod
-    def fits(dimension: int) -> bool:
-        return dimension % SUBVECTOR == 0
-
-    @classmethod
-    def train(cls, sample: Vectors, tag: str) -> PQCodec:
-        """``tag`` makes the name unique: a codec file is never replaced by another."""
-        faiss = _faiss()
-        dimension = int(sample.shape[1])
-        quantizer = faiss.ProductQuantizer(dimension, dimension // SUBVECTOR, 8)
-        quantizer.train(np.ascontiguousarray(sample, dtype=np.float32))
-        return cls(quantizer, f"pq{dimension // SUBVECTOR}{tag}")
-
-    @classmethod
-    def load(cls, path: Path, name: str) -> PQCodec:
-        return cls(_faiss().read_ProductQuantizer(str(path)), name)
-
-    def save(self, path: Path) -> None:
-        faiss = _faiss()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        faiss.write_ProductQuantizer(self._pq, str(tmp))
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-        fsync_dir(path.parent)
-
-    def encode(self, vectors: Vectors) -> Codes:
-        codes: Codes = self._pq.compute_codes(np.ascontiguousarray(vectors, dtype=np.float32))
-        return codes
-
-    def decode(self, codes: Codes) -> Vectors:
-        decoded: Vectors = self._pq.decode(np.ascontiguousarray(codes, dtype=np.uint8))
-        return decoded
-
-
-Codec = Int8Codec | PQCodec
 
 
 class TokenFiles:
@@ -284,20 +203,3 @@ def codec_of(segment: str) -> str:
     if match is None:
         raise ValueError(f"not a token segment name: {segment!r}")
     return match.group(2)
-
-
-def maxsim_many(question: Vectors, tokens: Vectors, counts: Sequence[int]) -> list[float]:
-    """``late.maxsim`` of the question against each run of ``counts`` rows of ``tokens``,
-    in one matrix product (a passage with no tokens scores 0)."""
-    if not len(counts):
-        return []
-    if not len(question) or not len(tokens):
-        return [0.0] * len(counts)
-    sims = tokens @ question.T  # all passage tokens x question tokens
-    counts_arr = np.asarray(counts)
-    nonempty = counts_arr > 0
-    starts = np.concatenate([[0], np.cumsum(counts_arr)[:-1]])[nonempty]
-    best = np.maximum.reduceat(sims, starts, axis=0)  # non-empty passages x question tokens
-    scores = np.zeros(len(counts), dtype=np.float64)
-    scores[nonempty] = best.mean(axis=1)
-    return [round(float(s), 6) for s in scores]

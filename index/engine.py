@@ -16,23 +16,25 @@ from functools import partial
 
 import numpy as np
 
-from index.answerable import is_answerable
-from index.answertype import expected_answer, gives
 from index.config import MODES, EngineConfig
 from index.documents import Document, DocumentInfo, Hit, Passage, SearchResult, Span
-from index.embedder import Embedder, Vectors, embedder_for
 from index.errors import BadQueryError, IndexStateError, ModelMismatchError
-from index.fusion import collapse, rrf, weighted
-from index.highlight import best_sentence, best_windows
-from index.indexfiles import IndexFiles
-from index.ingest import IngestReport, Progress, Writer
-from index.late import content_vectors, maxsim, passage_tokens
-from index.local import LocalStorage
-from index.rerank import CrossEncoderReranker
-from index.storage import TITLE_META, Filters, Storage, open_storage
-from index.store import Store, StoredPassage
-from index.timing import Laps
-from index.tokenstore import TokenFiles, maxsim_many
+from index.model.embedder import Embedder, Vectors, embedder_for
+from index.model.tokens import content_vectors, passage_tokens
+from index.search.answerable import is_answerable
+from index.search.answertype import expected_answer, gives
+from index.search.fusion import collapse, rrf, weighted
+from index.search.highlight import best_sentence, best_windows
+from index.search.late import maxsim, maxsim_many
+from index.search.rerank import CrossEncoderReranker
+from index.store.factory import open_storage
+from index.store.local.db import Store
+from index.store.local.generations import IndexFiles
+from index.store.local.storage import LocalStorage
+from index.store.local.tokens import TokenFiles
+from index.store.protocol import TITLE_META, Filters, Storage, StoredPassage
+from index.timing import Laps, Progress
+from index.write.ingest import IngestReport, Writer
 
 log = logging.getLogger("citeqa")
 
@@ -349,7 +351,7 @@ class Engine:
 
     def _late(self, rows: list[Candidate], tokens: Vectors) -> list[Candidate]:
         """Reorder the top ``late_depth`` by their fused score blended with late
-        interaction (``index.late``); the head keeps its span of fused scores, so scores
+        interaction (``index.search.late``); the head keeps its span of fused scores, so scores
         still fall down the whole list."""
         head, tail = rows[: self.config.late_depth], rows[self.config.late_depth :]
         if len(head) < 2:

@@ -20,18 +20,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from index.config import FLAT_LIMIT, DenseKind
 from index.errors import IndexStateError
 
 Ids = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
-DenseKind = Literal["auto", "flat", "ivf"]
 
 log = logging.getLogger("citeqa")
 
-FLAT_LIMIT = 50_000
-"""Vectors from which ``auto`` uses IVF. Exact search costs ~0.15 ms per 1k 384-dim
-vectors on a quiet core (~7 ms at 50k, ~150 ms at 1M), so past 50k it is the largest
-part of a query; IVF is ~3x faster at 50k (recall@10 0.995) and ~6x at 200k (0.99)."""
 NPROBE = 128
 """Inverted lists an IVF search scans. With ~2*sqrt(n) lists, recall@10 against exact
 search is ~0.99 at 100k and 1M vectors (clustered synthetic vectors calibrated to real

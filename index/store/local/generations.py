@@ -26,20 +26,27 @@ import numpy as np
 import numpy.typing as npt
 
 from index.config import EngineConfig
-from index.dense import DensePolicy, FaissVectors, NumpyVectors, VectorIndex, load_numpy_vectors
 from index.errors import IndexStateError
-from index.lock import is_locked
-from index.manifest import (
+from index.files import fsync_dir
+from index.read.passages import indexed_text
+from index.store.local.db import Store
+from index.store.local.dense import (
+    DensePolicy,
+    FaissVectors,
+    NumpyVectors,
+    VectorIndex,
+    load_numpy_vectors,
+)
+from index.store.local.manifest import (
     SCHEMA_VERSION,
     Manifest,
-    fsync_dir,
     ids_digest,
     read_manifest,
     write_manifest,
 )
-from index.passages import indexed_text
-from index.sparse import LexicalCorpus, LexicalIndex
-from index.store import Store, StoredPassage
+from index.store.local.sparse import LexicalCorpus, LexicalIndex
+from index.store.lock import is_locked
+from index.store.protocol import StoredPassage
 
 log = logging.getLogger("citeqa")
 

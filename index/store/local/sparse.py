@@ -7,7 +7,6 @@ between rebuilds, so only new passages are tokenized and a rebuild is counting o
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,34 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from index.errors import IndexStateError
+from index.read.terms import bm25s_module, new_stemmer, stemmer, tokenize
 
 _IDS_FILE = "passage_ids.npy"
-
-
-def _bm25s() -> Any:
-    try:
-        import bm25s
-    except ImportError as exc:
-        raise ImportError("lexical search needs bm25s: pip install bm25s PyStemmer") from exc
-    return bm25s
-
-
-def _stemmer() -> Any:
-    try:
-        import Stemmer
-    except ImportError as exc:
-        raise ImportError("lexical search needs PyStemmer: pip install PyStemmer") from exc
-    return Stemmer.Stemmer("english")
-
-
-_local = threading.local()
-
-
-def stemmer() -> Any:
-    """The English Snowball stemmer, one per thread (a PyStemmer object is not thread-safe)."""
-    if not hasattr(_local, "stemmer"):
-        _local.stemmer = _stemmer()
-    return _local.stemmer
 
 
 class LexicalIndex:
@@ -59,9 +33,9 @@ class LexicalIndex:
             raise ValueError("ids and texts must have the same length")
         if not texts:
             return cls([], None)
-        bm25s = _bm25s()
+        bm25s = bm25s_module()
         tokens = bm25s.tokenize(
-            list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False
+            list(texts), stopwords="en", stemmer=new_stemmer(), show_progress=False
         )
         retriever = bm25s.BM25()
         retriever.index(tokens, show_progress=False)
@@ -73,7 +47,7 @@ class LexicalIndex:
     ) -> LexicalIndex:
         if not len(ids):
             return cls([], None)
-        bm25s = _bm25s()
+        bm25s = bm25s_module()
         retriever = bm25s.BM25()
         tokenized = bm25s.tokenization.Tokenized(ids=list(token_ids), vocab=vocab)
         retriever.index(tokenized, show_progress=False)
@@ -84,7 +58,9 @@ class LexicalIndex:
         ids_path = folder / _IDS_FILE
         try:
             ids = np.load(ids_path)
-            retriever = _bm25s().BM25.load(str(folder), show_progress=False) if len(ids) else None
+            retriever = (
+                bm25s_module().BM25.load(str(folder), show_progress=False) if len(ids) else None
+            )
         except (OSError, ValueError, KeyError) as exc:
             raise IndexStateError(f"cannot read the BM25 index in {folder}: {exc}") from exc
         return cls(ids.tolist(), retriever)
@@ -110,7 +86,7 @@ class LexicalIndex:
         ``allowed``, only among those ids."""
         if self._retriever is None or k <= 0:
             return []
-        tokens = _bm25s().tokenize(
+        tokens = bm25s_module().tokenize(
             [query], stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False
         )
         if not tokens[0]:
@@ -128,21 +104,6 @@ class LexicalIndex:
         ]
 
 
-def _tokenize(texts: Sequence[str]) -> list[list[str]]:
-    if not texts:
-        return []
-    found: list[list[str]] = _bm25s().tokenize(
-        list(texts), stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False
-    )
-    return found
-
-
-def stemmed_terms(texts: Sequence[str]) -> list[str]:
-    """Each text as the words BM25 counts (stopwords out, Snowball-stemmed), space-joined:
-    what another BM25 (Milvus's) is given, so both count the same words."""
-    return [" ".join(words) for words in _tokenize(texts)]
-
-
 class LexicalCorpus:
     """Every passage's stemmed token ids, kept by a writer between generations."""
 
@@ -155,7 +116,7 @@ class LexicalCorpus:
 
     def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
         vocab = self.vocab
-        for row_id, words in zip(ids, _tokenize(texts), strict=True):
+        for row_id, words in zip(ids, tokenize(texts), strict=True):
             self._docs[int(row_id)] = [vocab.setdefault(w, len(vocab)) for w in words]
 
     def remove(self, ids: Sequence[int]) -> None:

@@ -38,15 +38,14 @@ import numpy as np
 
 from index.config import EngineConfig
 from index.documents import Document, DocumentInfo, Passage, Span
-from index.embedder import Vectors
 from index.errors import ConfigError, IndexStateError, NotFoundError
-from index.lock import write_lock
-from index.passages import indexed_text
-from index.sparse import stemmed_terms
-from index.storage import Filters, Ranked, Staged, TokenRows
-from index.store import StoredPassage
+from index.model.embedder import Vectors
+from index.read.passages import indexed_text
+from index.read.terms import stemmed_terms
+from index.store.codecs import Int8Codec
+from index.store.lock import write_lock
+from index.store.protocol import Filters, Ranked, Staged, StoredPassage, TokenRows
 from index.timing import Laps
-from index.tokenstore import Int8Codec
 
 log = logging.getLogger("citeqa")
 

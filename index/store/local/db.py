@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,11 @@ import numpy.typing as npt
 
 from index.documents import Document, DocumentInfo, Passage, Span
 from index.errors import IndexStateError, NotFoundError
-from index.lock import write_lock
-from index.tokenstore import Span as TokenSpan
-from index.tokenstore import TokenFiles
+from index.read.passages import NewPassage
+from index.store.local.tokens import Span as TokenSpan
+from index.store.local.tokens import TokenFiles
+from index.store.lock import write_lock
+from index.store.protocol import StoredPassage
 
 Vectors = npt.NDArray[np.float32]
 CACHED_PASSAGES = 4096
@@ -232,26 +233,6 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_7,
 ]
 """Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
-
-
-@dataclass(frozen=True)
-class NewPassage:
-    """A passage to store, before it has a row id."""
-
-    seq: int
-    span: Span
-    sentences: tuple[Span, ...]
-
-
-@dataclass(frozen=True)
-class StoredPassage:
-    """A passage with its row id (the vector id)."""
-
-    row_id: int
-    passage: Passage
-    title: str | None = None
-    sentence_vectors: Vectors | None = None
-    """One unit vector per sentence of the passage, or None when not stored."""
 
 
 class Store:

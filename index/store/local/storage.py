@@ -17,13 +17,14 @@ import numpy as np
 
 from index.config import EngineConfig
 from index.documents import Document, DocumentInfo, Span
-from index.embedder import Vectors
-from index.indexfiles import IndexFiles
-from index.lock import write_lock
-from index.storage import Filters, Ranked, Staged, TokenRows
-from index.store import TOKEN_CODEC_META, Store, StoredPassage
+from index.model.embedder import Vectors
+from index.store.codecs import Codec, Int8Codec, PQCodec
+from index.store.local.db import TOKEN_CODEC_META, Store
+from index.store.local.generations import IndexFiles
+from index.store.local.tokens import TRAIN_TOKENS, TokenFiles
+from index.store.lock import write_lock
+from index.store.protocol import Filters, Ranked, Staged, StoredPassage, TokenRows
 from index.timing import Laps
-from index.tokenstore import TRAIN_TOKENS, Codec, Int8Codec, PQCodec, TokenFiles
 
 log = logging.getLogger("citeqa")
 

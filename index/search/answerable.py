@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from index.answertype import expected_answer, gives
 from index.documents import Hit
-from index.highlight import content_words
+from index.search.answertype import expected_answer, gives
+from index.search.highlight import content_words
 
 _WORD_RE = re.compile(r"[^\W\d_][\w'’.-]*")
 _NOT_NAMES = frozenset(

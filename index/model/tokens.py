@@ -1,12 +1,7 @@
-"""Late interaction: score a passage token by token against the question (MaxSim).
+"""Token vectors for late interaction: the model's vector for each word that carries meaning.
 
-One vector per passage blurs a paraphrase: "American economic penalties" and "sanctions"
-sit in different passages' averages, yet the model's own vectors for the tokens
-"penalties" and "sanctions" are close. Each question token takes its best match among
-the passage's tokens, and the mean of those is the passage's score (ColBERT's MaxSim,
-here with the embedding model's token vectors, no extra weights). Only the head of the
-fused ranking is scored; passage token vectors are stored at ingest, so a question costs
-one more pass of the model over the question alone.
+Ingest stores them for every passage and a search takes the question's, so both ask
+here; the MaxSim that compares them is search's (``index.search.late``).
 """
 
 from __future__ import annotations
@@ -14,9 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
-from index.embedder import Embedder, TokenVectors, Vectors
+from index.model.embedder import Embedder, TokenVectors, Vectors
 
 _STOP = frozenset(
     "the a an of to in on at and or for by with from about as into than that this these "
@@ -39,18 +32,6 @@ def content_vectors(tokens: TokenVectors) -> Vectors:
         and token.casefold() not in _STOP
     ]
     return tokens.vectors[keep] if keep else tokens.vectors
-
-
-def maxsim(question: Vectors, passage: Vectors) -> float:
-    """Mean over question tokens of their best cosine with any passage token.
-
-    >>> q = np.eye(2, dtype=np.float32)
-    >>> maxsim(q, np.array([[1, 0], [0.6, 0.8]], dtype=np.float32))
-    0.9
-    """
-    if not len(question) or not len(passage):
-        return 0.0
-    return round(float(np.mean(np.max(question @ passage.T, axis=1))), 6)
 
 
 def passage_tokens(

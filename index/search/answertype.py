@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from index.sparse import stemmer
+from index.read.terms import stemmer
 
 AnswerKind = Literal["count", "age", "money", "measure"]
 

@@ -6,11 +6,10 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TypeVar
 
+from index.config import RRF_K
+
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
-
-RRF_K = 60
-"""The usual constant of reciprocal rank fusion (Cormack et al. 2009)."""
 
 
 def rrf(

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from index.manifest import fsync_dir
+from index.files import fsync_dir
 
 log = logging.getLogger("citeqa")
 Vectors = npt.NDArray[np.float32]

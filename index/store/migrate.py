@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.documents import Span
-from index.embedder import Vectors
 from index.errors import IndexStateError
-from index.ingest import Progress
-from index.storage import TITLE_META, Staged, Storage
-from index.store import NewPassage, StoredPassage
+from index.model.embedder import Vectors
+from index.read.passages import NewPassage
+from index.store.protocol import TITLE_META, Staged, Storage, StoredPassage
+from index.timing import Progress
 
 BATCH = 64
 """Documents per write to the target."""

@@ -1,6 +1,6 @@
 """Writing: a streaming pipeline of read -> prepare -> embed -> commit, one batch at a time.
 
-Each batch is one all-or-nothing write to the storage (``index.storage``; locally one SQLite
+Each batch is one all-or-nothing write to the storage (``index.store.protocol``; locally one SQLite
 transaction and one index generation, ``indexfiles``), taken
 under the data dir's write lock; embedding, the slow part, runs outside it. Memory holds
 one batch. A run killed at any moment keeps every committed batch, and the next run
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -19,16 +19,14 @@ import numpy as np
 
 from index.config import EngineConfig
 from index.documents import Document, Span
-from index.embedder import Embedder, Vectors
 from index.errors import BadDocumentError, ModelMismatchError
-from index.late import content_vectors, passage_tokens
-from index.passages import PreparedDocument, content_hash, indexed_text, prepare
-from index.storage import TITLE_META, Staged, Storage
+from index.model.embedder import Embedder, Vectors
+from index.model.tokens import content_vectors, passage_tokens
+from index.read.passages import PreparedDocument, content_hash, indexed_text, prepare
+from index.store.protocol import TITLE_META, Staged, Storage
+from index.timing import Progress
 
 log = logging.getLogger("citeqa")
-
-Progress = Callable[[str, int, int], None]
-"""Called with (stage, done, total) during long work; total 0 when unknown."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The write pipeline: prepare, embed and commit documents in batches."""
