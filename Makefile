@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores load eval eval-scifact clean
+.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores bench-sentences load eval eval-scifact clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -65,6 +65,10 @@ bench-scale: install
 # seed questions interleaved -> bench/results/stores.{json,png}. LIMIT=300: SciFact's first 300.
 bench-stores: install
 	$(PY) scripts/bench_stores.py $(if $(LIMIT),--scifact $(SCIFACT) --limit $(LIMIT))
+
+# Sentence splitting by text length, one line vs 500-char lines -> bench/results/sentences.*
+bench-sentences: install
+	$(PY) scripts/bench_sentences.py $(if $(SIZES),--sizes $(SIZES))
 
 # 8 clients, 60 s, 90% questions and 10% writes against a real server -> bench/results/load.*
 load: install

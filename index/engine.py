@@ -28,6 +28,7 @@ from index.store.local.storage import LocalStorage
 from index.store.local.tokens import TokenFiles
 from index.store.protocol import TITLE_META, Filters, Storage
 from index.timing import Laps, Progress
+from index.validation import linkable
 from index.write.ingest import IngestReport, Writer
 
 log = logging.getLogger("citeqa")
@@ -166,10 +167,10 @@ class Engine:
     # -- reading ------------------------------------------------------------------------
 
     def document(self, doc_id: str) -> Document:
-        return self.storage.document(doc_id)
+        return linkable(self.storage.document(doc_id))
 
     def documents(self) -> list[DocumentInfo]:
-        return self.storage.documents()
+        return [linkable(info) for info in self.storage.documents()]
 
     def indexed_spans(self, doc_id: str) -> list[Span]:
         """The parts of a document its passages cover, merged (what cleaning kept); the
@@ -187,7 +188,7 @@ class Engine:
         found = self.storage.infos([doc_id])
         if doc_id not in found:
             self.storage.document(doc_id)  # raises NotFoundError with the usual message
-        return found[doc_id]
+        return linkable(found[doc_id])
 
     @staticmethod
     def _check_query(question: str, mode: str, top_k: int) -> str:

@@ -177,6 +177,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.__cause__, RecursionError):  # FastAPI's 400 for absurdly deep JSON
             message = "the JSON body is nested too deeply to read; send a flatter JSON object"
             return error_response(request, 422, "invalid_request", message)
+        if isinstance(exc.__cause__, ValueError):  # an integer past Python's 4,300 digits
+            message = (
+                f"the JSON body holds a number that cannot be read back ({exc.__cause__}); "
+                "send it as a string"
+            )
+            return error_response(request, 422, "invalid_request", message)
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large", 415: "unsupported_media_type", 422: "invalid_request"}  # fmt: skip
         message = str(exc.detail)

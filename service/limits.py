@@ -2,17 +2,41 @@
 
 A declared Content-Length over the limit is refused at once; a chunked body is counted
 as it streams and refused the moment it passes the limit, so no route ever holds more.
+
+Refused, the rest of the body is read and dropped (up to ``DRAIN_BYTES``, for at most
+``DRAIN_SECONDS``) before the 413 goes out: a server that closes a connection with
+unread bytes in it makes the kernel reset it, and the client, still sending, never reads
+the answer that says what to change. A client that sent ``Expect: 100-continue`` is
+answered at once and sends nothing more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+DRAIN_BYTES = 256 * 1024 * 1024
+DRAIN_SECONDS = 30.0
+
 
 class _TooLarge(Exception):
     pass
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop what is left of the request body, within the bounds above."""
+    dropped = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while dropped <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+                dropped += len(message.get("body", b""))
+    except TimeoutError:
+        return
 
 
 class BodyLimit:
@@ -26,8 +50,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        waiting = headers.get(b"expect", b"").lower() == b"100-continue"
         if declared.isdigit() and int(declared) > self.max_bytes:
+            if not waiting:
+                await _drain(receive)
             await self._refuse(send)
             return
         received = 0
@@ -50,6 +78,7 @@ class BodyLimit:
             await self.app(scope, counted, tracked)
         except _TooLarge:
             if not started:
+                await _drain(receive)
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:

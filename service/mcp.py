@@ -123,7 +123,9 @@ def fetch_content(out: FetchOut) -> str:
 class CiteqaMCP(MCPServer[Any]):
     """The server; resources/list names every document (the template covers reading)."""
 
-    def __init__(self, engine: EngineSource, base_url: str) -> None:
+    def __init__(self, engine: EngineSource, base_url: str | None) -> None:
+        """``base_url``: where documents without a url of their own can be viewed (None:
+        nowhere known, so such documents get no url rather than a dead link)."""
         super().__init__(
             "citeqa",
             title="citeqa",
@@ -190,7 +192,8 @@ def _register(server: CiteqaMCP) -> None:
             infos = server.engine().documents()
         return DocumentList(documents=[
             DocumentSummary.from_info(info).model_copy(
-                update={"url": info.url or view_url(server.base_url, info.doc_id)})
+                update={"url": info.url or (view_url(server.base_url, info.doc_id)
+                                             if server.base_url else None)})
             for info in infos
         ])  # fmt: skip
 
@@ -246,7 +249,8 @@ def serve_stdio(settings: Settings, embedder: Embedder) -> None:
         except IndexStateError as exc:  # the client may start before the first ingest
             log.warning("%s; tools answer with this error until it can be loaded", exc)
     try:
-        CiteqaMCP(engine, settings.base_url).run("stdio")
+        # No server answers at CITEQA_HOST:PORT for a stdio client unless one was named.
+        CiteqaMCP(engine, settings.public_url).run("stdio")
     finally:
         engine.close()
 

@@ -8,6 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from index import Document, DocumentInfo, Filters, Hit, Packed, SearchResult, Span
+from index.validation import (
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    invisible_character,
+    metadata_problem,
+    url_problem,
+)
 from service.tools import ANSWERABLE_NOTE
 
 MAX_QUESTION = 2000
@@ -223,10 +230,37 @@ def _check_doc_id(value: str) -> str:
         raise ValueError(f"doc_id has {len(value)} characters; use {MAX_DOC_ID} or fewer")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("doc_id holds a control character (newline, tab, ...); remove it")
+    if problem := invisible_character(value):
+        raise ValueError(f"doc_id {problem}")
+    return value
+
+
+def _check_url(value: str) -> str:
+    if problem := url_problem(_check_unicode(value)):
+        raise ValueError(f"the url {problem}")
+    return value
+
+
+def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if problem := metadata_problem(value):
+        raise ValueError(f"the metadata {problem}")
     return value
 
 
 DocId = Annotated[str, AfterValidator(_check_doc_id)]
+Url = Annotated[
+    str,
+    AfterValidator(_check_url),
+    Field(description="An absolute http:// or https:// URL: citations link to it."),
+]
+Metadata = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_metadata),
+    Field(
+        description=f"Free-form JSON object: at most {MAX_METADATA_DEPTH} levels deep and "
+        f"{MAX_METADATA_BYTES:,} bytes, integers within ±(2^53 - 1)."
+    ),
+]
 
 
 class DocumentIn(BaseModel):
@@ -252,9 +286,9 @@ class DocumentIn(BaseModel):
     text: UnicodeStr
     title: UnicodeStr | None = None
     source: UnicodeStr | None = None
-    url: UnicodeStr | None = None
+    url: Url | None = None
     published: UnicodeStr | None = Field(None, description="A date, as you write it.")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form JSON object.")
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class DocumentReplace(BaseModel):
@@ -262,12 +296,16 @@ class DocumentReplace(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    doc_id: DocId | None = Field(
+        None,
+        description="Optional: the same body as POST is accepted; it must equal the path's id.",
+    )
     text: UnicodeStr
     title: UnicodeStr | None = None
     source: UnicodeStr | None = None
-    url: UnicodeStr | None = None
-    published: UnicodeStr | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    url: Url | None = None
+    published: UnicodeStr | None = Field(None, description="A date, as you write it.")
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class DocumentWriteOut(BaseModel):

@@ -115,6 +115,11 @@ async def _json(request: Request) -> object:
         ) from None
     except RecursionError:
         raise HTTPException(422, "the body is nested too deeply; send a flat JSON object") from None
+    except ValueError as exc:  # an integer past Python's 4,300 digits
+        raise HTTPException(
+            422,
+            f"the body holds a number JSON readers cannot read back ({exc}); send it as a string",
+        ) from None
 
 
 def _write(engine: Engine, docs: list[Document], metrics: Metrics) -> WriteOut:
@@ -165,6 +170,13 @@ def replace_document(
 ) -> WriteOut:
     """Add or replace the document with this id; the same content again is a no-op."""
     DocumentIn.model_validate({"doc_id": doc_id, "text": ""})  # the same id rules as POST
+    if body.doc_id is not None and body.doc_id != doc_id:
+        raise HTTPException(
+            422,
+            f"the body's doc_id {body.doc_id!r} differs from the path's {doc_id!r}; send the "
+            "same id in both, or leave doc_id out of the body (to rename, DELETE the old id "
+            "and PUT the new one)",
+        )
     return _write(engine, [_check_length(_from_json(body, doc_id), settings)], metrics)
 
 

@@ -3,6 +3,12 @@
 pysbd segments each line on its own (a news line is a paragraph, and sentences
 never cross one); offsets are found by searching forward in the original text, so
 they hold even where pysbd's own character spans drift.
+
+pysbd's time grows with the square of what it is given (a 400,000-character line took
+over two minutes), and PDF text often has no line breaks. So a long line is read in
+windows of ``WINDOW`` characters, cut at whitespace: every sentence but a window's last
+is kept, and the next window starts where that last one did, so a sentence shorter than
+half a window comes out as it would from the whole line, and the cost is linear.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import re
 from index.documents import Span
 
 _LINE_RE = re.compile(r"[^\r\n]+")
+WINDOW = 2000
+"""Characters pysbd reads at once (about 20 sentences of news prose)."""
 
 
 def _segmenter() -> object:
@@ -31,7 +39,27 @@ def sentence_spans(text: str, block: Span | None = None) -> list[Span]:
     segmenter = _segmenter()
     spans: list[Span] = []
     for line in _LINE_RE.finditer(text, block.start, block.end):
-        spans.extend(_line_sentences(text, line.start(), line.end(), segmenter))
+        spans.extend(_windowed(text, line.start(), line.end(), segmenter, WINDOW))
+    return spans
+
+
+def _windowed(text: str, start: int, end: int, segmenter: object, window: int) -> list[Span]:
+    """The sentences of one line, read ``window`` characters at a time."""
+    spans: list[Span] = []
+    cursor = start
+    while end - cursor > window:
+        cut = text.rfind(" ", cursor + window // 2, cursor + window)
+        cut = cut if cut > cursor else cursor + window
+        found = _line_sentences(text, cursor, cut, segmenter)
+        if len(found) >= 2:  # the last may run on past the cut: read it again next time
+            spans.extend(found[:-1])
+            cursor = found[-1].start
+        else:  # one sentence longer than half a window: it is cut here
+            spans.extend(found)
+            cursor = cut
+        while cursor < end and text[cursor].isspace():
+            cursor += 1
+    spans.extend(_line_sentences(text, cursor, end, segmenter))
     return spans
 
 

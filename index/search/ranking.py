@@ -24,6 +24,7 @@ from index.search.late import maxsim, maxsim_many
 from index.search.rerank import CrossEncoderReranker
 from index.store.protocol import Filters, Storage, StoredPassage
 from index.timing import Laps
+from index.validation import linkable
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ class Ranker:
         return found
 
     def hits(self, question: str, query: Vectors, ranked: Sequence[Candidate]) -> list[Hit]:
-        infos = self.storage.infos({c.stored.passage.doc_id for c in ranked})
+        found = self.storage.infos({c.stored.passage.doc_id for c in ranked})
+        infos = {doc_id: linkable(info) for doc_id, info in found.items()}
         ranked = [c for c in ranked if c.stored.passage.doc_id in infos]  # deleted meanwhile
         todo = [c.stored for c in ranked if c.sentence_sims is None]
         computed = iter(v @ query for v in self._sentence_vectors(todo, query))

@@ -25,6 +25,7 @@ from index.model.tokens import content_vectors, passage_tokens
 from index.read.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.store.protocol import TITLE_META, Staged, Storage
 from index.timing import Progress
+from index.validation import check_document_fields
 
 log = logging.getLogger("citeqa")
 
@@ -273,6 +274,7 @@ def _check_document(doc: Document) -> None:
                 f"document {doc.doc_id!r}: its {what} is not valid Unicode ({exc.reason} at "
                 f"{exc.start}); send UTF-8 text"
             ) from exc
+    check_document_fields(doc.doc_id, doc.url, doc.metadata)
 
 
 def embed_sentences(

@@ -231,13 +231,35 @@ def _bolton_check(client: Client) -> Awaitable[None]:
     return check()
 
 
-def test_citeqa_mcp_over_stdio(seeded_dir: Path, tmp_path: Path) -> None:
+def _urls_check(expected: str | None) -> Callable[[Client], Awaitable[None]]:
+    """The seeds have no url of their own: results and fetches carry ``expected``."""
+
+    async def check(client: Client) -> None:
+        await _bolton_check(client)
+        found = await client.call_tool("search", {"query": BOLTON, "top_k": 2})
+        assert found.structured_content is not None
+        hits = found.structured_content["results"]
+        fetched = await client.call_tool("fetch", {"id": hits[0]["doc_id"]})
+        assert fetched.structured_content is not None
+        urls = {hit["url"] for hit in hits} | {fetched.structured_content["url"]}
+        if expected is None:
+            assert urls == {None}  # no dead http://127.0.0.1:8000 link for a chatbot to cite
+        else:
+            assert all(url and url.startswith(expected + "/v1/documents/") for url in urls)
+
+    return check
+
+
+@pytest.mark.parametrize("public_url", [None, "https://citeqa.example.org"])
+def test_citeqa_mcp_over_stdio(seeded_dir: Path, tmp_path: Path, public_url: str | None) -> None:
+    extra = {"CITEQA_PUBLIC_URL": public_url} if public_url else {}
     params = StdioServerParameters(
-        command=CLI[0], args=[*CLI[1:], "mcp"], env=cli_env(CITEQA_DATA_DIR=str(seeded_dir))
-    )
+        command=CLI[0], args=[*CLI[1:], "mcp"],
+        env=cli_env(CITEQA_DATA_DIR=str(seeded_dir), **extra),
+    )  # fmt: skip
     log_path = tmp_path / "stderr.log"
     with log_path.open("w") as errlog:
-        run(Client(stdio_client(params, errlog=errlog)), _bolton_check)
+        run(Client(stdio_client(params, errlog=errlog)), _urls_check(public_url))
     # Only the protocol went to stdout (else the client could not have parsed it); the
     # model's load notes and our logs went to stderr.
     assert "Traceback" not in log_path.read_text()

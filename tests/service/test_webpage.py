@@ -72,7 +72,11 @@ def server(seeded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def posted(server: str) -> None:
     """The hostile and the astral documents, added through the API (not in the seeds, so
     `make screenshots` shows the seeds alone)."""
-    for doc in (HOSTILE, ASTRAL, DOTS):
+    # A javascript: url is refused at the door (and filtered on the way out for indexes
+    # that hold one already: test_hostile_input.py), so the page never receives one.
+    refused = httpx.post(f"{server}/v1/documents", json=HOSTILE, headers=AUTH, timeout=120)
+    assert refused.status_code == 422 and "http:// or https://" in refused.text
+    for doc in ({k: v for k, v in HOSTILE.items() if k != "url"}, ASTRAL, DOTS):
         done = httpx.post(f"{server}/v1/documents", json=doc, headers=AUTH, timeout=120)
         assert done.status_code == 200, done.text
 
@@ -230,7 +234,6 @@ def test_document_text_is_shown_as_text_never_run_as_markup(
     expect(body).to_have_text(HOSTILE["text"])
     expect(page.locator("#document h1")).to_have_text(HOSTILE["title"])
     assert page.locator("main img, main script").count() == 0
-    expect(page.get_by_role("link", name="original")).to_have_count(0)  # javascript: URL
 
     page.goto(ask_url(server, "lighthouse keepers for the harbour pilots"))
     expect(page.locator(".result a.cite").first).to_have_text(HOSTILE["title"])
