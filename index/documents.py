@@ -27,8 +27,39 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Original:
+    """The file a document's text was read from, kept under its content hash (never under
+    a path made from the id) so a citation can open it, a PDF at the cited page."""
+
+    sha256: str
+    media_type: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a format's reader knows beyond the text: ``pages[n - 1]`` is page n's span,
+    ``skipped`` the spans it found to be furniture or site chrome (never indexed), and the
+    original file."""
+
+    pages: tuple[Span, ...] = ()
+    skipped: tuple[Span, ...] = ()
+    original: Original | None = None
+
+    def pages_of(self, start: int, end: int) -> tuple[int, int] | None:
+        """The first and last page (from 1) that ``[start, end)`` touches, or None."""
+        touched = [
+            n for n, page in enumerate(self.pages, 1) if page.start < end and start < page.end
+        ]
+        return (touched[0], touched[-1]) if touched else None
+
+
+@dataclass(frozen=True)
 class Document:
-    """A source document; ``text`` is never rewritten."""
+    """A source document; ``text`` is never rewritten.
+
+    ``original_data`` carries a binary file's bytes from its reader to the writer, which
+    keeps them as ``layout.original``; it is never stored in the index itself."""
 
     doc_id: str
     text: str
@@ -37,6 +68,8 @@ class Document:
     url: str | None = None
     published: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    layout: Layout = field(default_factory=Layout)
+    original_data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +102,8 @@ class DocumentInfo:
     published: str | None
     passages: int
     chars: int
+    layout: Layout = field(default_factory=Layout)
+    """Pages and the original file, for citations (no skipped spans in a listing)."""
 
 
 @dataclass(frozen=True)

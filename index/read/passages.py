@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from index.config import ChunkSpec
 from index.documents import Document, Span
 from index.read.chunking import chunk_block
-from index.read.cleaning import clean
+from index.read.cleaning import Boilerplate, clean
 from index.read.sentences import sentence_spans
 
 
@@ -43,6 +43,9 @@ def prepare(doc: Document, spec: ChunkSpec) -> PreparedDocument:
     """Passages cover only content; a title or source given by the caller wins over
     what cleaning detects."""
     cleaned = clean(doc.text, markdown=doc.metadata.get("format") == "markdown")
+    if doc.layout.skipped:  # the reader's own finds: page furniture, site chrome
+        found = tuple(Boilerplate(span, "reader") for span in doc.layout.skipped)
+        cleaned = replace(cleaned, skip=cleaned.skip + found)
     doc = replace(doc, title=doc.title or cleaned.title, source=doc.source or cleaned.source)
     passages: list[NewPassage] = []
     for block in cleaned.content_blocks(doc.text):
@@ -55,7 +58,16 @@ def content_hash(doc: Document, spec: ChunkSpec) -> str:
     """Changes when anything that shapes the stored passages changes."""
     payload = json.dumps(
         [doc.text, doc.title, doc.source, doc.url, doc.published, dict(doc.metadata),
-         spec.max_chars, spec.overlap],
+         spec.max_chars, spec.overlap, *_layout_key(doc)],
         sort_keys=True, default=str,
     )  # fmt: skip
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _layout_key(doc: Document) -> list[object]:
+    """The layout's part of the hash, empty for a plain text (so older hashes still hold)."""
+    layout = doc.layout
+    if not (layout.pages or layout.skipped or layout.original):
+        return []
+    return [[(s.start, s.end) for s in layout.pages], [(s.start, s.end) for s in layout.skipped],
+            layout.original.sha256 if layout.original else None]  # fmt: skip

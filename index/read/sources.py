@@ -1,7 +1,9 @@
-"""Read documents from disk: a folder of .txt/.md files, one such file, or BEIR JSONL.
+"""Read documents from disk: a folder of files, one file, or BEIR JSONL.
 
-Text is decoded from the file's bytes exactly (UTF-8, a leading BOM dropped, no
-newline translation), so passage offsets index the file as a reader opens it.
+Each file is read by its format (``formats``): text is decoded from the file's bytes
+exactly (UTF-8, a leading BOM dropped, no newline translation), so passage offsets index
+the file as a reader opens it; HTML, PDF and Word files are made into text once. A file
+that cannot be read is skipped with its reason and the rest of the folder goes in.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from typing import Any
 
 from index.documents import Document
 from index.errors import BadDocumentError
+from index.read.formats import SUFFIXES, NotText, decode_text, read_bytes, text_document
 
 log = logging.getLogger("citeqa")
-
-TEXT_SUFFIXES = (".txt", ".md")
-_FORMATS = {".md": "markdown"}
+_GIVE = "give a folder, a .txt/.md/.html/.pdf/.docx file or a BEIR .jsonl file"
 
 
 @dataclass(frozen=True)
@@ -30,32 +31,29 @@ class SkippedFile:
     reason: str
 
 
-class _NotText(Exception):
-    """A file's bytes are not UTF-8 text; the message says why."""
-
-
 def read_path(
     path: Path, *, strict: bool = False, on_skip: Callable[[SkippedFile], None] | None = None
 ) -> Iterator[Document]:
     """Documents from ``path``, read lazily one at a time.
 
-    A text file's id is its path relative to the folder (POSIX, with extension), or
-    its file name when given directly. In a folder, a file that is not UTF-8 text is
-    skipped with a warning and passed to ``on_skip``; ``strict`` raises instead.
+    A file's id is its path relative to the folder (POSIX, with extension), or its file
+    name when given directly. In a folder, a file that cannot be read (not UTF-8 text; an
+    encrypted, scanned or broken PDF) is skipped with a warning and passed to
+    ``on_skip``; ``strict`` raises instead.
     """
     if not path.exists():
-        raise BadDocumentError(f"{path} does not exist; give a folder, a .txt/.md or a .jsonl file")
+        raise BadDocumentError(f"{path} does not exist; {_GIVE}")
     suffix = path.suffix.lower()
     if path.is_dir():
         yield from _read_folder(path, strict, on_skip)
     elif suffix == ".jsonl":
         yield from read_beir_jsonl(path)
-    elif suffix in TEXT_SUFFIXES:
-        yield read_text_file(path)
+    elif suffix in SUFFIXES:
+        yield read_file(path)
     else:
         raise BadDocumentError(
-            f"cannot read {path}: give a folder of .txt/.md files, one such file, or a BEIR "
-            'corpus .jsonl (one {"_id", "title", "text"} object a line)'
+            f'cannot read {path}: {_GIVE} (a corpus .jsonl holds one {{"_id", "title", '
+            '"text"}} object a line)'
         )
 
 
@@ -65,80 +63,70 @@ def _read_folder(
     files = sorted(
         (p.relative_to(folder).as_posix(), p)
         for p in folder.rglob("*")
-        if p.suffix.lower() in TEXT_SUFFIXES and p.is_file()
+        if p.suffix.lower() in SUFFIXES and p.is_file()
     )
     if not files:
-        raise BadDocumentError(f"{folder} holds no .txt or .md files; nothing to index")
+        raise BadDocumentError(f"{folder} holds no {', '.join(SUFFIXES)} files; nothing to index")
     for doc_id, file in files:
         try:
             _check_name(doc_id)
-            text = _decode(file)
-        except _NotText as exc:
+            yield _read(file, doc_id)
+        except BadDocumentError as exc:
+            reason = str(exc).removeprefix(f"{doc_id}: ")
             if strict:
                 raise BadDocumentError(
-                    f"{file}: {exc}; without --strict such a file is skipped with a warning"
+                    f"{file}: {reason}; without --strict such a file is skipped with a warning"
                 ) from exc
             shown = doc_id.encode("utf-8", "backslashreplace").decode()
-            log.warning("skipped %s: %s", shown, exc)
+            log.warning("skipped %s: %s", shown, reason)
             if on_skip is not None:
-                on_skip(SkippedFile(shown, str(exc)))
-            continue
-        yield _text_document(text, doc_id)
+                on_skip(SkippedFile(shown, reason))
+
+
+def read_file(path: Path, doc_id: str | None = None) -> Document:
+    """One file as a document, read by its format; its id defaults to the file name."""
+    doc_id = doc_id or path.name
+    try:
+        return _read(path, doc_id)
+    except BadDocumentError as exc:
+        raise BadDocumentError(f"{path}: {str(exc).removeprefix(f'{doc_id}: ')}") from exc
 
 
 def read_text_file(path: Path, doc_id: str | None = None) -> Document:
-    """One text file as a document; its id defaults to the file name."""
+    """One text file as a document, whatever its name; its id defaults to the file name."""
     try:
-        text = _decode(path)
-    except _NotText as exc:
+        return text_document(decode_text(_bytes(path)), doc_id or path.name)
+    except NotText as exc:
         raise BadDocumentError(f"{path}: {exc}") from exc
-    return _text_document(text, doc_id or path.name)
 
 
-def _text_document(text: str, doc_id: str) -> Document:
-    metadata = {"path": doc_id}
-    text_format = _FORMATS.get(Path(doc_id).suffix.lower())
-    if text_format:
-        metadata["format"] = text_format
-    return Document(doc_id=doc_id, text=text, metadata=metadata)
+def _read(path: Path, doc_id: str) -> Document:
+    try:
+        return read_bytes(doc_id, _bytes(path))
+    except NotText as exc:
+        raise BadDocumentError(f"{doc_id}: {exc}") from exc
+
+
+def _bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise NotText(f"cannot be read ({exc.strerror})") from exc
 
 
 def _check_name(doc_id: str) -> None:
     try:
         doc_id.encode("utf-8")
     except UnicodeEncodeError:
-        raise _NotText("its name is not valid UTF-8, so it cannot be an id; rename it") from None
+        raise NotText("its name is not valid UTF-8, so it cannot be an id; rename it") from None
 
 
 def document_from_bytes(name: str, data: bytes) -> Document:
-    """An uploaded .txt/.md file as a document with id ``name``, decoded as files are."""
-    if Path(name).suffix.lower() not in TEXT_SUFFIXES:
-        raise BadDocumentError(f"{name}: only .txt and .md files can be uploaded")
+    """An uploaded file as a document with id ``name``, read as files on disk are."""
     try:
-        return _text_document(_decode_bytes(data), name)
-    except _NotText as exc:
+        return read_bytes(name, data)
+    except NotText as exc:
         raise BadDocumentError(f"{name}: {exc}") from exc
-
-
-def _decode(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _NotText(f"cannot be read ({exc.strerror})") from exc
-    return _decode_bytes(data)
-
-
-def _decode_bytes(data: bytes) -> str:
-    try:
-        # Bytes, not read_text: newline translation would shift every offset on CRLF files.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _NotText(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start}); convert it to UTF-8"
-        ) from exc
-    if "\x00" in text:
-        raise _NotText("holds NUL bytes, so it is binary (or UTF-16), not UTF-8 text")
-    return text
 
 
 def read_beir_jsonl(path: Path) -> Iterator[Document]:
@@ -176,7 +164,7 @@ def count_documents(path: Path) -> int:
     """How many documents ``read_path`` will yield at most (for progress; 0 if unknown)."""
     try:
         if path.is_dir():
-            return sum(1 for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES)
+            return sum(1 for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
         if path.suffix.lower() == ".jsonl":
             with path.open("rb") as fh:
                 return sum(1 for line in fh if line.strip())

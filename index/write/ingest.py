@@ -23,6 +23,7 @@ from index.errors import BadDocumentError, ModelMismatchError
 from index.model.embedder import Embedder, Vectors
 from index.model.tokens import content_vectors, passage_tokens
 from index.read.passages import PreparedDocument, content_hash, indexed_text, prepare
+from index.store.originals import Originals
 from index.store.protocol import TITLE_META, Staged, Storage
 from index.timing import Progress
 from index.validation import check_document_fields
@@ -84,6 +85,7 @@ class Writer:
         self.config = config
         self.storage = storage
         self.embedder = embedder
+        self.originals = Originals(config.data_dir)
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -177,6 +179,8 @@ class Writer:
         with self.storage.write_lock():
             dimension = self._check_dimension(batch.vectors)
             meta = self._meta(dimension)
+            for item in staged:  # before the rows: a committed document has its original
+                self.originals.keep(item.document)
             return self.storage.commit(staged, empty, meta)
 
     def _meta(self, dimension: int) -> dict[str, str]:

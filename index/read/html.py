@@ -1,0 +1,182 @@
+"""Web pages: the visible text with its block structure, the article found in it, and the
+rest marked to skip.
+
+The document text is what a reader of the page sees, one block (paragraph, heading,
+list item, table row) to a line: scripts, styles, templates and hidden elements are never
+in it. trafilatura (Apache-2.0) then finds the article, as it does best, but its output
+is a new text with no offsets into the page. So its words are aligned, in order, with the
+page's words (``difflib``), and each line of the page whose words are mostly the
+article's is kept; every other line (navigation, share bars, banners, related stories,
+comments, footers) is *skipped*, like cleaning's boilerplate: the document view shows it
+dimmed, and every offset still points into the text served.
+
+Metadata (title, site name, author, date, canonical URL) comes from trafilatura's reading
+of meta tags, JSON-LD and ``<time>`` (htmldate for the date).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+from index.documents import Span
+from index.errors import BadDocumentError
+from index.validation import safe_url
+
+_SKIP_TAGS = frozenset(
+    "script style noscript template head svg math iframe object embed canvas select option "
+    "textarea input button audio video picture source track map area dialog".split()
+)
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption center dd details dialog div dl dt "
+    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr html legend "
+    "li main menu nav ol p pre section summary table tbody td tfoot th thead tr ul".split()
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_WORD = re.compile(r"\w+")
+KEEP_SHARE = 0.5
+"""A line is article text when at least this share of its words align with the article."""
+
+
+@dataclass(frozen=True)
+class HtmlText:
+    """A page as text: ``skipped`` are the lines that are not the article."""
+
+    text: str
+    skipped: tuple[Span, ...]
+    title: str | None
+    source: str | None
+    author: str | None
+    published: str | None
+    url: str | None
+
+
+def _lxml_html() -> Any:
+    import lxml.html
+
+    return lxml.html
+
+
+def decode_html(data: bytes) -> str:
+    """The page's characters: its BOM or declared charset, else UTF-8, else cp1252."""
+    from trafilatura.utils import decode_file
+
+    return str(decode_file(data))
+
+
+def read_html(markup: str, name: str, url: str | None = None) -> HtmlText:
+    """The page's visible text, with what is not its article marked to skip."""
+    import trafilatura
+
+    try:
+        tree = _lxml_html().document_fromstring(markup)
+    except (ValueError, TypeError) as exc:  # lxml: empty or unparsable document
+        raise BadDocumentError(f"{name}: not a readable HTML page ({exc})") from None
+    lines = list(_visible_lines(tree))
+    text, spans = _join(lines)
+    if not text.strip():
+        raise BadDocumentError(f"{name}: the page has no visible text")
+    article = trafilatura.extract(
+        markup, url=url, include_comments=False, include_tables=True, fast=False
+    )
+    skipped = _skipped(text, spans, article or "")
+    meta = trafilatura.extract_metadata(markup, default_url=url)
+    return HtmlText(
+        text,
+        tuple(skipped),
+        _clean(meta.title if meta else None) or _clean(tree.findtext(".//title")),
+        _clean(meta.sitename if meta else None),
+        _clean(meta.author if meta else None),
+        _clean(meta.date if meta else None),
+        safe_url(meta.url if meta and meta.url else url),
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    return " ".join(value.split()) or None if value else None
+
+
+def _hidden(element: Any) -> bool:
+    attrs = element.attrib
+    return (
+        "hidden" in attrs
+        or attrs.get("aria-hidden", "").lower() == "true"
+        or bool(_HIDDEN_STYLE.search(attrs.get("style", "")))
+        or (element.tag == "input" and attrs.get("type", "").lower() == "hidden")
+    )
+
+
+def _visible_lines(root: Any) -> Iterator[str]:
+    """The page's blocks as lines of text, whitespace collapsed (``pre`` kept line by line)."""
+    pieces: list[str] = []
+
+    def flush() -> Iterator[str]:
+        line = " ".join("".join(pieces).split())
+        pieces.clear()
+        if line:
+            yield line
+
+    def walk(element: Any, pre: bool) -> Iterator[str]:
+        tag = element.tag.lower() if isinstance(element.tag, str) else None  # None: a comment
+        if tag is not None and tag not in _SKIP_TAGS and not _hidden(element):
+            block = tag in _BLOCK_TAGS
+            if block or tag == "br":
+                yield from flush()
+            pre = pre or tag == "pre"
+            if element.text:
+                yield from text_of(element.text, pre)
+            for child in element:
+                yield from walk(child, pre)
+            if block:
+                yield from flush()
+        if element.tail:
+            yield from text_of(element.tail, pre)
+
+    def text_of(text: str, pre: bool) -> Iterator[str]:
+        if not pre:
+            pieces.append(text)
+            return
+        first, *rest = text.split("\n")
+        pieces.append(first)
+        for line in rest:
+            yield from flush()
+            pieces.append(line)
+
+    body = root.find("body")
+    yield from walk(body if body is not None else root, False)
+    yield from flush()
+
+
+def _join(lines: list[str]) -> tuple[str, list[Span]]:
+    """One blank line between blocks, as in the seed articles."""
+    spans: list[Span] = []
+    cursor = 0
+    for line in lines:
+        spans.append(Span(cursor, cursor + len(line)))
+        cursor += len(line) + 2
+    return "\n\n".join(lines), spans
+
+
+def _skipped(text: str, spans: list[Span], article: str) -> list[Span]:
+    """The lines whose words are mostly not in ``article``, aligned in order."""
+    words: list[str] = []
+    owner: list[int] = []
+    for i, span in enumerate(spans):
+        found = [w.casefold() for w in _WORD.findall(text, span.start, span.end)]
+        words += found
+        owner += [i] * len(found)
+    wanted = [w.casefold() for w in _WORD.findall(article)]
+    matched = [0] * len(spans)
+    matcher = SequenceMatcher(None, words, wanted, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.a, block.a + block.size):
+            matched[owner[k]] += 1
+    skipped: list[Span] = []
+    for i, span in enumerate(spans):
+        total = len(_WORD.findall(text, span.start, span.end))
+        if not total or matched[i] < KEEP_SHARE * total:
+            skipped.append(span)
+    return skipped
