@@ -11,13 +11,16 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
 
 from index.config import MODES, EngineConfig
-from index.documents import Document, DocumentInfo, Passage, SearchResult, Span
+from index.documents import Document, DocumentInfo, Original, Passage, SearchResult, Span
 from index.errors import BadQueryError, IndexStateError, ModelMismatchError
 from index.model.embedder import Embedder, Vectors, embedder_for
 from index.model.tokens import content_vectors
 from index.search.answerable import is_answerable
+from index.search.dates import in_range
 from index.search.fusion import collapse
 from index.search.ranking import Ranker, distinct_highlights
 from index.search.rerank import CrossEncoderReranker
@@ -169,6 +172,13 @@ class Engine:
     def document(self, doc_id: str) -> Document:
         return linkable(self.storage.document(doc_id))
 
+    def original(self, doc_id: str) -> tuple[Original, Path]:
+        """The kept original file of a document (PDF, Word); NotFoundError saying why not."""
+        doc = self.storage.document(doc_id)
+        path = self.writer.originals.find(doc_id, doc.layout.original)
+        assert doc.layout.original is not None  # find() refused a document without one
+        return doc.layout.original, path
+
     def documents(self) -> list[DocumentInfo]:
         return [linkable(info) for info in self.storage.documents()]
 
@@ -217,7 +227,11 @@ class Engine:
         question = self._check_query(question, mode, top_k)
         if filters:
             self._check_filters(filters)
+            filters = self._by_date(filters)
         laps.lap("filter", filters is not None)
+        if filters is not None and filters.dated:  # no document was published then
+            took = (time.perf_counter() - started) * 1000
+            return SearchResult(question, mode, False, (), took, laps.ms)
         query, tokens = self._embed_question(question, mode)
         laps.lap("embed")
         # "Not in the corpus" is judged on the same number of results whatever top_k is,
@@ -241,6 +255,27 @@ class Engine:
         laps.lap("answerable")
         took = (time.perf_counter() - started) * 1000
         return SearchResult(question, mode, answerable, tuple(hits[:top_k]), took, laps.ms)
+
+    def _by_date(self, filters: Filters) -> Filters:
+        """A date range as the documents published in it (intersected with ``doc_ids``);
+        still ``dated`` when none was."""
+        if not filters.dated:
+            return filters
+        after, before = filters.published_after, filters.published_before
+        if after and before and after > before:
+            raise BadQueryError(
+                f"published_after {after} is later than published_before {before}; swap them"
+            )
+        wanted = {
+            info.doc_id
+            for info in self.storage.documents()
+            if in_range(info.published, after, before)
+            and (not filters.doc_ids or info.doc_id in filters.doc_ids)
+        }
+        if not wanted:
+            return filters
+        return replace(filters, doc_ids=frozenset(wanted), published_after=None,
+                       published_before=None)  # fmt: skip
 
     def _check_filters(self, filters: Filters) -> None:
         """Both filters behave one way: a value that matches no document is an error naming

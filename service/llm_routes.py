@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import ValidationError
 
 from index import pack
-from service.deps import EngineDep, require_api_key
+from service.deps import EngineDep, get_settings, require_api_key
 from service.metrics import metrics_of
 from service.routes import ERRORS
 from service.schemas import (
@@ -29,7 +29,8 @@ def _context(request: Request, engine: EngineDep, body: ContextRequest) -> Conte
     filters = body.filters.to_engine() if body.filters else None
     result = engine.search(body.question, body.top_k, body.mode, filters)
     metrics_of(request).observe_search(result)
-    return ContextResponse.from_packed(result, pack(result.hits, body.max_chars))
+    base_url = get_settings(request).base_url
+    return ContextResponse.from_packed(result, pack(result.hits, body.max_chars), base_url)
 
 
 @llm.post("/context", response_model=ContextResponse, responses=POST_ERRORS)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from index import IndexStateError
-from service.deps import EngineDep, get_engine, require_api_key
+from service.deps import EngineDep, get_engine, get_settings, require_api_key
 from service.metrics import metrics_of
 from service.render import render_text, wants_text
 from service.schemas import (
@@ -33,7 +33,7 @@ def _answer(request: Request, engine: EngineDep, body: QueryRequest) -> Response
     filters = body.filters.to_engine() if body.filters else None
     result = engine.search(body.question, body.top_k, body.mode, filters)
     metrics_of(request).observe_search(result)
-    response = QueryResponse.from_result(result)
+    response = QueryResponse.from_result(result, get_settings(request).base_url)
     if wants_text(request.headers.get("accept", "")):
         return PlainTextResponse(render_text(response))
     return response
@@ -63,10 +63,25 @@ def documents(engine: EngineDep) -> DocumentList:
     return DocumentList(documents=[DocumentSummary.from_info(d) for d in engine.documents()])
 
 
+# Before the route below, which would take ".../original" as part of an id.
+@v1.get(
+    "/documents/{doc_id:path}/original",
+    response_class=FileResponse,
+    responses={**ERRORS, 200: {"content": {"application/pdf": {}}, "description": "The file."}},
+)
+def original(engine: EngineDep, doc_id: str) -> FileResponse:
+    """The original file a document was read from (PDF, Word), as it came; add #page=N for a page."""
+    kept, path = engine.original(doc_id)
+    return FileResponse(path, media_type=kept.media_type, filename=kept.name,
+                        content_disposition_type="inline")  # fmt: skip
+
+
 @v1.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
-def document(engine: EngineDep, doc_id: str) -> DocumentOut:
+def document(request: Request, engine: EngineDep, doc_id: str) -> DocumentOut:
     """One document with its full text; citation offsets index into this text."""
-    return DocumentOut.from_document(engine.document(doc_id), engine.indexed_spans(doc_id))
+    return DocumentOut.from_document(
+        engine.document(doc_id), engine.indexed_spans(doc_id), get_settings(request).base_url
+    )
 
 
 # HEAD as well, for load balancers; kept out of the schema (it would repeat the GET).

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from index import Document, DocumentInfo, Filters, Hit, Packed, SearchResult, Span
+from index.search.links import Where, original_link, where
 from index.validation import (
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
@@ -46,9 +48,18 @@ class QueryFilters(BaseModel):
 
     doc_ids: list[UnicodeStr] | None = Field(None, max_length=1000)
     sources: list[UnicodeStr] | None = Field(None, max_length=100)
+    published_after: date | None = Field(
+        None, description="ISO date (2019-05-01): documents published on or after it."
+    )
+    published_before: date | None = Field(
+        None,
+        description="ISO date: documents published on or before it. With either date, a "
+        "document without a readable date is left out.",
+    )
 
     def to_engine(self) -> Filters:
-        return Filters(frozenset(self.doc_ids or ()), frozenset(self.sources or ()))
+        return Filters(frozenset(self.doc_ids or ()), frozenset(self.sources or ()),
+                       self.published_after, self.published_before)  # fmt: skip
 
 
 class QueryRequest(BaseModel):
@@ -82,9 +93,30 @@ class HighlightOut(BaseModel):
     text: str
     char_start: int
     char_end: int
+    page: int | None = Field(None, description="The page it is on (PDFs), from 1.")
 
 
-class CitationOut(BaseModel):
+class PlacedOut(BaseModel):
+    """Where a cited span is in its source, and links that open it there."""
+
+    page_start: int | None = Field(None, description="First page of the span (PDFs), from 1.")
+    page_end: int | None = Field(None, description="Last page of the span (PDFs).")
+    link: str | None = Field(
+        None,
+        description="Opens the source at the cited place: the web page scrolled to the answer "
+        "sentence (a #:~:text= fragment), a PDF at its page (#page=N), or the kept original.",
+    )
+    original: str | None = Field(
+        None, description="The original file kept on this server (PDF, Word), at the page."
+    )
+
+    @staticmethod
+    def placed(where: Where) -> dict[str, Any]:
+        return {"page_start": where.page_start, "page_end": where.page_end,
+                "link": where.link, "original": where.original}  # fmt: skip
+
+
+class CitationOut(PlacedOut):
     label: str
     doc_id: str
     title: str | None
@@ -113,14 +145,18 @@ class ResultOut(BaseModel):
     similarity: float = Field(description="Cosine similarity of the highlight to the question.")
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> ResultOut:
+    def from_hit(cls, hit: Hit, base_url: str | None = None) -> ResultOut:
         p, d, h = hit.passage, hit.document, hit.highlight
+        at = where(d.doc_id, d.url, d.layout, (p.char_start, p.char_end), h, base_url)
         return cls(
             rank=hit.rank,
             score=round(hit.score, 6),
             text=p.text,
-            highlight=HighlightOut(text=h.text, char_start=h.char_start, char_end=h.char_end),
+            highlight=HighlightOut(
+                text=h.text, char_start=h.char_start, char_end=h.char_end, page=at.highlight_page
+            ),  # fmt: skip
             citation=CitationOut(
+                **PlacedOut.placed(at),
                 label=f"[{hit.rank}]",
                 doc_id=d.doc_id,
                 title=d.title,
@@ -149,13 +185,13 @@ class QueryResponse(BaseModel):
     results: list[ResultOut]
 
     @classmethod
-    def from_result(cls, result: SearchResult) -> QueryResponse:
+    def from_result(cls, result: SearchResult, base_url: str | None = None) -> QueryResponse:
         return cls(
             question=result.question,
             mode=result.mode,
             answerable=result.answerable,
             took_ms=round(result.took_ms, 2),
-            results=[ResultOut.from_hit(h) for h in result.hits],
+            results=[ResultOut.from_hit(h, base_url) for h in result.hits],
         )
 
 
@@ -167,10 +203,18 @@ class DocumentSummary(BaseModel):
     published: str | None
     passages: int
     chars: int
+    pages: int | None = Field(None, description="How many pages (PDFs).")
+    media_type: str | None = Field(
+        None, description="The original file's type, when one is kept (PDF, Word)."
+    )
 
     @classmethod
     def from_info(cls, info: DocumentInfo) -> DocumentSummary:
-        return cls(**info.__dict__)
+        original = info.layout.original
+        return cls(doc_id=info.doc_id, title=info.title, source=info.source, url=info.url,
+                   published=info.published, passages=info.passages, chars=info.chars,
+                   pages=len(info.layout.pages) or None,
+                   media_type=original.media_type if original else None)  # fmt: skip
 
 
 class DocumentList(BaseModel):
@@ -193,15 +237,27 @@ class DocumentOut(BaseModel):
     indexed: list[SpanOut] = Field(
         default_factory=list,
         description="The parts of text that passages cover, in order. The rest was skipped "
-        "as boilerplate (mastheads, captions, appeals) and is never searched or cited.",
+        "as boilerplate (mastheads, captions, appeals, page furniture, site chrome) and is "
+        "never searched or cited.",
+    )
+    pages: list[SpanOut] = Field(
+        default_factory=list, description="Each page's span of text, page 1 first (PDFs)."
+    )
+    original: str | None = Field(
+        None, description="The original file kept on this server (PDF, Word files)."
     )
 
     @classmethod
-    def from_document(cls, doc: Document, indexed: Sequence[Span] = ()) -> DocumentOut:
+    def from_document(
+        cls, doc: Document, indexed: Sequence[Span] = (), base_url: str | None = None
+    ) -> DocumentOut:
+        kept = doc.layout.original is not None and base_url is not None
         return cls(
             doc_id=doc.doc_id, title=doc.title, source=doc.source, url=doc.url,
             published=doc.published, metadata=dict(doc.metadata), text=doc.text,
             indexed=[SpanOut(char_start=s.start, char_end=s.end) for s in indexed],
+            pages=[SpanOut(char_start=s.start, char_end=s.end) for s in doc.layout.pages],
+            original=original_link(base_url, doc.doc_id, None) if kept and base_url else None,
         )  # fmt: skip
 
 
@@ -281,14 +337,26 @@ class DocumentIn(BaseModel):
     )
 
     doc_id: DocId | None = Field(
-        None, description="Your id for it; when absent, derived from a hash of the text."
+        None,
+        description="Your id for it; when absent, the url fetched, or one derived from a "
+        "hash of the text.",
     )
-    text: UnicodeStr
+    text: UnicodeStr | None = Field(
+        None,
+        description="The document's text, kept exactly. Leave it out and give `url` to "
+        "have the server fetch the page, PDF or Word file there and read it.",
+    )
     title: UnicodeStr | None = None
     source: UnicodeStr | None = None
     url: Url | None = None
     published: UnicodeStr | None = Field(None, description="A date, as you write it.")
     metadata: Metadata = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _text_or_url(self) -> DocumentIn:
+        if self.text is None and self.url is None:
+            raise ValueError("send the document's text, or a url to fetch it from")
+        return self
 
 
 class DocumentReplace(BaseModel):
@@ -316,11 +384,21 @@ class DocumentWriteOut(BaseModel):
     passages: int
 
 
+class SkippedOut(BaseModel):
+    """An uploaded file that could not be read, and why (encrypted, scanned, not UTF-8...)."""
+
+    name: str
+    reason: str
+
+
 class WriteOut(BaseModel):
     """What a write did; it is durable and searchable once this is returned."""
 
     generation: int = Field(description="The index generation that holds the write.")
     documents: list[DocumentWriteOut]
+    skipped: list[SkippedOut] = Field(
+        default_factory=list, description="Uploaded files left out, each with its reason."
+    )
 
 
 MAX_CONTEXT_CHARS = 100_000
@@ -338,7 +416,7 @@ class ContextRequest(QueryRequest):
     )
 
 
-class ContextCitation(BaseModel):
+class ContextCitation(PlacedOut):
     """Where block ``label`` comes from: its text is the document's text[char_start:char_end]."""
 
     label: str
@@ -360,9 +438,16 @@ class ContextResponse(BaseModel):
     citations: list[ContextCitation]
 
     @classmethod
-    def from_packed(cls, result: SearchResult, packed: Packed) -> ContextResponse:
+    def from_packed(
+        cls, result: SearchResult, packed: Packed, base_url: str | None = None
+    ) -> ContextResponse:
         citations = [
             ContextCitation(
+                **PlacedOut.placed(
+                    where(
+                        b.doc_id, b.url, b.layout, (b.char_start, b.char_end), b.highlight, base_url
+                    )
+                ),  # fmt: skip
                 label=b.label,
                 doc_id=b.doc_id,
                 title=b.title,

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import BUNDLED_MODEL, ChunkSpec, EngineConfig
 from index.config import FLAT_LIMIT, RUNTIMES
+from index.read.web import FetchPolicy
 
 # What a browser sends in its Origin header: scheme://host[:port], nothing after.
 _ORIGIN = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[^/\s:\[\]]+)(:\d{1,5})?")
@@ -104,6 +105,16 @@ class Settings(BaseSettings):
         description="Host headers /mcp accepts (DNS-rebinding protection), comma-separated or "
         "a JSON list; host:* allows any port; * turns the check off.",
     )
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description='Hosts that `citeqa ingest URL` and POST /v1/documents {"url"} may '
+        "fetch although they resolve to loopback, private or link-local addresses (an "
+        "intranet wiki), comma-separated; by default none are.",
+    )
+    fetch_max_bytes: int = Field(
+        20_000_000, ge=1_000, le=1_000_000_000, description="Largest file a link may fetch."
+    )
+    fetch_timeout: float = Field(15.0, gt=0, le=300, description="Seconds a link fetch may take.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_seconds: int = Field(
         30,
@@ -173,7 +184,7 @@ class Settings(BaseSettings):
     def _blank_cache_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("cors_origins", "mcp_allowed_hosts", mode="before")
+    @field_validator("cors_origins", "mcp_allowed_hosts", "fetch_allow_hosts", mode="before")
     @classmethod
     def _origin_list(cls, value: object) -> object:
         if isinstance(value, str):  # the environment: a JSON list, or comma-separated
@@ -203,6 +214,11 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
             raise ValueError(f"{value!r} is not an http(s) URL, like https://citeqa.example.org")
         return value.rstrip("/") if value else None
+
+    def fetch_policy(self) -> FetchPolicy:
+        """How far link fetches may go (``index.read.web``)."""
+        return FetchPolicy(frozenset(h.casefold() for h in self.fetch_allow_hosts),
+                           self.fetch_max_bytes, self.fetch_timeout)  # fmt: skip
 
     @property
     def base_url(self) -> str:

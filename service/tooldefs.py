@@ -32,7 +32,9 @@ R = TypeVar("R", bound=BaseModel)
 Format = Literal["openai", "anthropic"]
 
 # Kept as they are in strict mode; the limits below become words in the description.
-_STRICT_KEYS = {"type", "description", "enum", "items", "properties", "required"}
+_STRICT_KEYS = {"type", "description", "enum", "items", "properties", "required", "format"}
+_FORMATS = {"date", "date-time", "time", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
+"""String formats OpenAI's strict mode accepts."""
 _DROPPED_KEYS = {"title", "default", "additionalProperties", "anyOf"}
 _LIMIT_KEYS = {"minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"}
 
@@ -101,6 +103,10 @@ def _strict_value(schema: Mapping[str, Any], nullable: bool) -> dict[str, Any]:
     description = " ".join(filter(None, [node.get("description"), _limits(node, nullable)]))
     if description:
         out["description"] = description
+    if "format" in node:
+        if node["format"] not in _FORMATS:
+            raise ValueError(f"strict mode does not take the string format {node['format']!r}")
+        out["format"] = node["format"]
     if "enum" in node:
         out["enum"] = [*node["enum"], *([None] if nullable else [])]
     if "items" in node:

@@ -8,6 +8,7 @@ typed client, so the schemas a model sees can never drift from what runs.
 from __future__ import annotations
 
 import re
+from datetime import date
 from difflib import get_close_matches
 from typing import Literal
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from index import Engine, Filters, NotFoundError, pack
+from index.search.links import original_link, where
 
 MAX_FETCH_CHARS = 20_000
 ANSWERABLE_NOTE = (
@@ -39,12 +41,19 @@ class SearchArgs(BaseModel):
     max_chars: int = Field(
         8000, ge=200, le=100_000, description="Budget for the packed evidence text."
     )
+    published_after: date | None = Field(
+        None, description="Only documents published on or after this ISO date (2019-05-01)."
+    )
+    published_before: date | None = Field(
+        None, description="Only documents published on or before this ISO date."
+    )
 
 
 class HighlightOut(BaseModel):
     text: str
     char_start: int
     char_end: int
+    page: int | None = None
 
 
 class SearchHit(BaseModel):
@@ -58,6 +67,13 @@ class SearchHit(BaseModel):
     published: str | None
     char_start: int
     char_end: int
+    page_start: int | None = None
+    page_end: int | None = None
+    link: str | None = Field(
+        None,
+        description="Opens the source at this passage: the page scrolled to the answer "
+        "sentence, or a PDF at its page.",
+    )
     score: float
     text: str
     highlight: HighlightOut
@@ -88,6 +104,9 @@ class FetchOut(BaseModel):
     text: str = Field(description=f"The exact text (at most {MAX_FETCH_CHARS:,} characters).")
     url: str | None
     metadata: dict[str, object]
+    page_start: int | None = None
+    page_end: int | None = None
+    original: str | None = Field(None, description="The original file (PDF, Word), at the page.")
 
 
 def view_url(base_url: str, doc_id: str) -> str:
@@ -103,10 +122,17 @@ def run_search(engine: Engine, args: SearchArgs, base_url: str | None = None) ->
     doc_ids = frozenset(args.doc_ids or ())
     if doc_ids:
         check_ids(engine, doc_ids)
-    result = engine.search(args.query, args.top_k, args.mode, Filters(doc_ids=doc_ids))
+    filters = Filters(doc_ids=doc_ids, published_after=args.published_after,
+                      published_before=args.published_before)  # fmt: skip
+    result = engine.search(args.query, args.top_k, args.mode, filters)
     packed = pack(result.hits, args.max_chars)
+    places = [where(b.doc_id, b.url, b.layout, (b.char_start, b.char_end), b.highlight, base_url)
+              for b in packed.blocks]  # fmt: skip
     hits = [
         SearchHit(
+            page_start=at.page_start,
+            page_end=at.page_end,
+            link=at.link,
             label=b.label,
             doc_id=b.doc_id,
             title=b.title,
@@ -121,9 +147,10 @@ def run_search(engine: Engine, args: SearchArgs, base_url: str | None = None) ->
                 text=b.highlight.text,
                 char_start=b.highlight.char_start,
                 char_end=b.highlight.char_end,
+                page=at.highlight_page,
             ),
         )  # fmt: skip
-        for b in packed.blocks
+        for b, at in zip(packed.blocks, places, strict=True)
     ]
     return SearchOut(query=result.question, answerable=result.answerable,
                      truncated=packed.truncated, results=hits, context=packed.context)  # fmt: skip
@@ -148,8 +175,14 @@ def run_fetch(engine: Engine, args: FetchArgs, base_url: str | None = None) -> F
             f"{MAX_FETCH_CHARS:,} at a time, e.g. {doc_id}:{start}-{start + MAX_FETCH_CHARS}"
         )
     url = doc.url or (view_url(base_url, doc_id) if base_url else None)
+    pages = doc.layout.pages_of(start, end)
+    kept = doc.layout.original is not None and base_url
+    original = (
+        original_link(base_url, doc_id, pages[0] if pages else None) if kept and base_url else None
+    )
     return FetchOut(id=args.id, title=doc.title, text=doc.text[start:end], url=url,
-                    metadata=dict(doc.metadata))  # fmt: skip
+                    metadata=dict(doc.metadata), page_start=pages[0] if pages else None,
+                    page_end=pages[1] if pages else None, original=original)  # fmt: skip
 
 
 def _parse_id(engine: Engine, given: str) -> tuple[str, int, int | None]:

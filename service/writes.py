@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index import Document, Engine, IngestReport, document_from_bytes
+from index import BadDocumentError, Document, Engine, IngestReport, document_from_bytes
+from index.read.web import fetch
 from service.deps import EngineDep, SettingsDep, require_write_key
 from service.metrics import Metrics, MetricsDep
 from service.schemas import (
@@ -24,6 +26,7 @@ from service.schemas import (
     DocumentReplace,
     DocumentWriteOut,
     ErrorOut,
+    SkippedOut,
     WriteOut,
 )
 from service.settings import Settings
@@ -63,8 +66,18 @@ def _check_length(doc: Document, settings: Settings) -> Document:
 
 
 def _from_json(body: DocumentIn | DocumentReplace, doc_id: str) -> Document:
+    assert body.text is not None  # DocumentIn without text is fetched (_fetched)
     return Document(doc_id=doc_id, text=body.text, title=body.title, source=body.source,
                     url=body.url, published=body.published, metadata=body.metadata)  # fmt: skip
+
+
+def _fetched(body: DocumentIn, settings: Settings) -> Document:
+    """The document at ``body.url``, read by its content type; what the body gives wins."""
+    assert body.url is not None
+    doc = fetch(body.url, settings.fetch_policy(), body.doc_id)
+    return replace(doc, title=body.title or doc.title, source=body.source or doc.source,
+                   published=body.published or doc.published,
+                   metadata={**doc.metadata, **body.metadata})  # fmt: skip
 
 
 def derived_id(text: str) -> str:
@@ -72,8 +85,11 @@ def derived_id(text: str) -> str:
     return f"doc-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
-async def _uploaded(request: Request, settings: Settings) -> list[Document]:
+async def _uploaded(
+    request: Request, settings: Settings
+) -> tuple[list[Document], list[SkippedOut]]:
     docs = []
+    skipped: list[SkippedOut] = []
     try:
         form = await request.form(max_files=10_000, max_fields=10_000)
     except StarletteHTTPException as exc:  # Starlette's 400 for a malformed multipart body
@@ -92,11 +108,21 @@ async def _uploaded(request: Request, settings: Settings) -> list[Document]:
                 "allowed; send them in several requests, or raise CITEQA_MAX_UPLOAD_FILES"
             )
         for upload in files:
-            name = DocumentIn.model_validate({"doc_id": upload.filename or "", "text": ""}).doc_id
-            docs.append(document_from_bytes(str(name), await upload.read()))
+            name = str(
+                DocumentIn.model_validate({"doc_id": upload.filename or "", "text": ""}).doc_id
+            )
+            data = await upload.read()
+            try:
+                docs.append(await run_in_threadpool(document_from_bytes, name, data))
+            except BadDocumentError as exc:
+                skipped.append(SkippedOut(name=name, reason=str(exc).removeprefix(f"{name}: ")))
     finally:
         await form.close()
-    return docs
+    if not docs:
+        raise BadDocumentError(
+            "no uploaded file could be read: " + "; ".join(f"{s.name}: {s.reason}" for s in skipped)
+        )
+    return docs, skipped
 
 
 async def _json(request: Request) -> object:
@@ -122,7 +148,9 @@ async def _json(request: Request) -> object:
         ) from None
 
 
-def _write(engine: Engine, docs: list[Document], metrics: Metrics) -> WriteOut:
+def _write(
+    engine: Engine, docs: list[Document], metrics: Metrics, skipped: list[SkippedOut] | None = None
+) -> WriteOut:
     report: IngestReport = engine.ingest(docs)
     metrics.record_write(report)
     infos = engine.storage.infos(c.doc_id for c in report.changes if c.status == "unchanged")
@@ -136,6 +164,7 @@ def _write(engine: Engine, docs: list[Document], metrics: Metrics) -> WriteOut:
             )
             for c in report.changes
         ],
+        skipped=skipped or [],
     )
 
 
@@ -143,13 +172,17 @@ def _write(engine: Engine, docs: list[Document], metrics: Metrics) -> WriteOut:
 async def add_documents(
     request: Request, engine: EngineDep, settings: SettingsDep, metrics: MetricsDep
 ) -> WriteOut:
-    """Add a document (JSON) or .txt/.md files (multipart 'files'); an unchanged one is a no-op."""
+    """Add a document (JSON text, or a url to fetch) or files (multipart 'files': .txt .md .html .pdf .docx); an unchanged one is a no-op."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    skipped: list[SkippedOut] = []
     if kind == "multipart/form-data":
-        docs = await _uploaded(request, settings)
+        docs, skipped = await _uploaded(request, settings)
     elif kind == "application/json":
         body = DocumentIn.model_validate(await _json(request))
-        docs = [_from_json(body, body.doc_id or derived_id(body.text))]
+        if body.text is None:
+            docs = [await run_in_threadpool(_fetched, body, settings)]
+        else:
+            docs = [_from_json(body, body.doc_id or derived_id(body.text))]
     else:
         raise HTTPException(
             415,
@@ -157,7 +190,7 @@ async def add_documents(
             f"(got {kind or 'no content-type'}), or files as multipart/form-data",
         )
     docs = [_check_length(doc, settings) for doc in docs]
-    return await run_in_threadpool(_write, engine, docs, metrics)
+    return await run_in_threadpool(_write, engine, docs, metrics, skipped)
 
 
 @writes.put("/documents/{doc_id:path}", response_model=WriteOut, responses=ERRORS)

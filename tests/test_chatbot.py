@@ -70,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep the test output clean
 
 
-SEARCH_ARGS = {"query": BOLTON, "top_k": 3, "mode": None, "doc_ids": None, "max_chars": None}
+SEARCH_ARGS = {"query": BOLTON, "top_k": 3, "mode": None, "doc_ids": None, "max_chars": None,
+               "published_after": None, "published_before": None}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -127,10 +127,19 @@ def _furniture(pages: list[list[str]]) -> list[set[int]]:
         marks: set[int] = set()
         for i, line in enumerate(lines):
             edge = "top" if i < _EDGE else "bottom" if i >= len(lines) - _EDGE else None
-            if edge and (_PAGE_NUMBER.match(line) or (edge, _shape(line)) in repeated):
+            if edge and _PAGE_NUMBER.match(line):
+                marks.add(i)
+            elif edge and (edge, _shape(line)) in repeated and not _continues(lines, i, marks):
                 marks.add(i)
         found.append(marks)
     return found
+
+
+def _continues(lines: list[str], i: int, marks: set[int]) -> bool:
+    """Whether line ``i`` carries on the sentence of the body line before it (a repeated
+    last line of a paragraph is text, not a running foot)."""
+    before = i - 1
+    return before >= 0 and before not in marks and not _ENDS_SENTENCE.search(lines[before])
 
 
 def _layout(

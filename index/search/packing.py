@@ -10,9 +10,9 @@ quotes can be checked: ``document.text[char_start:char_end] == block.text``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from index.documents import Highlight, Hit
+from index.documents import Highlight, Hit, Layout
 
 SEPARATOR = "\n\n"
 
@@ -32,6 +32,8 @@ class Block:
     text: str
     score: float
     highlight: Highlight
+    layout: Layout = field(default_factory=Layout)
+    """The document's pages and original, for the block's citation."""
 
     @property
     def header(self) -> str:
@@ -101,7 +103,8 @@ def pack(hits: Sequence[Hit], max_chars: int) -> Packed:
         label = f"[{len(blocks) + 1}]"
         doc = span.hit.document
         block = Block(label, doc.doc_id, doc.title, doc.source, doc.url, doc.published,
-                      span.start, span.end, span.text, span.hit.score, span.hit.highlight)  # fmt: skip
+                      span.start, span.end, span.text, span.hit.score, span.hit.highlight,
+                      doc.layout)  # fmt: skip
         cost = len(block.render()) + (len(SEPARATOR) if blocks else 0)
         if used + cost > max_chars:
             truncated = True

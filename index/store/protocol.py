@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 import numpy as np
@@ -43,13 +44,22 @@ class StoredPassage:
 @dataclass(frozen=True)
 class Filters:
     """Restrict a search to some documents or sources (exact match); a value that matches
-    no stored document makes ``Engine.search`` raise ``BadQueryError`` naming it."""
+    no stored document makes ``Engine.search`` raise ``BadQueryError`` naming it.
+
+    ``published_after`` / ``published_before`` (inclusive) keep documents published in
+    that range; the engine turns them into ``doc_ids`` before storage sees the filter."""
 
     doc_ids: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
+    published_after: date | None = None
+    published_before: date | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.doc_ids or self.sources)
+        return bool(self.doc_ids or self.sources or self.dated)
+
+    @property
+    def dated(self) -> bool:
+        return self.published_after is not None or self.published_before is not None
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,8 @@ def test_post_context_packs_the_bolton_answer_with_checkable_citations(
     assert body["question"] == BOLTON and body["answerable"] is True
     assert BOLTON_ANSWER in body["context"] and len(body["context"]) <= 8000
     assert set(body["citations"][0]) == {
-        "label", "doc_id", "title", "source", "url", "char_start", "char_end"
+        "label", "doc_id", "title", "source", "url", "char_start", "char_end",
+        "page_start", "page_end", "link", "original",
     }  # fmt: skip
     assert_checkable(client, body)
 

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.model
 
 # What OpenAI's strict mode accepts, of the keywords these schemas could use: no default,
 # no length or range limits (those live in the descriptions).
+# OpenAI's Structured Outputs also take a string "format" from a short list (date, ...).
 STRICT_KEYWORDS = {"type", "description", "enum", "items", "properties", "required",
-                   "additionalProperties", "anyOf"}  # fmt: skip
+                   "additionalProperties", "anyOf", "format"}  # fmt: skip
 MODELS = {"search": SearchArgs, "fetch": FetchArgs}
 
 
@@ -82,9 +83,11 @@ def test_limits_and_defaults_move_into_the_descriptions(client: TestClient) -> N
 def test_strict_parameters_accept_what_a_model_sends_and_nothing_else() -> None:
     parameters = strict_schema(SearchArgs)
     validator = jsonschema.Draft202012Validator(parameters)
-    nulls = {"query": BOLTON, "top_k": None, "mode": None, "doc_ids": None, "max_chars": None}
+    nulls = {"query": BOLTON, "top_k": None, "mode": None, "doc_ids": None, "max_chars": None,
+             "published_after": None, "published_before": None}  # fmt: skip
     validator.validate(nulls)
-    validator.validate({**nulls, "top_k": 3, "mode": "dense", "doc_ids": ["a.txt"]})
+    validator.validate({**nulls, "top_k": 3, "mode": "dense", "doc_ids": ["a.txt"],
+                        "published_after": "2019-01-01"})  # fmt: skip
     for bad in (
         {"query": BOLTON},  # strict mode: every property present
         {**nulls, "extra": 1},
@@ -110,7 +113,8 @@ def test_anthropic_definitions(client: TestClient) -> None:
 
 
 def test_search_then_fetch_round_trip(client: TestClient) -> None:
-    arguments = {"query": BOLTON, "top_k": None, "mode": None, "doc_ids": None, "max_chars": None}
+    arguments = {"query": BOLTON, "top_k": None, "mode": None, "doc_ids": None, "max_chars": None,
+                 "published_after": None, "published_before": None}  # fmt: skip
     jsonschema.validate(arguments, client.get("/v1/tools").json()[0]["function"]["parameters"])
     response = client.post("/v1/tools/search", json=arguments)
     assert response.status_code == 200, response.text

@@ -119,8 +119,20 @@ def test_files_are_uploaded_as_documents_named_by_their_file_names(client: TestC
     bad = client.post("/v1/documents", files=latin)
     assert bad.status_code == 422 and "old.txt" in bad.json()["error"]["message"]
     assert "UTF-8" in bad.json()["error"]["message"]
-    pdf = client.post("/v1/documents", files=[("files", ("x.pdf", b"%PDF", "application/pdf"))])
-    assert pdf.status_code == 422 and ".txt and .md" in pdf.json()["error"]["message"]
+    exe = client.post("/v1/documents", files=[("files", ("x.exe", b"MZ", "application/x-msdos"))])
+    assert (
+        exe.status_code == 422
+        and ".txt, .md, .html, .htm, .pdf, .docx" in exe.json()["error"]["message"]
+    )
+    broken = [
+        ("files", ("x.pdf", b"%PDF", "application/pdf")),
+        ("files", ("ok.txt", b"Fine.", "text/plain")),
+    ]
+    mixed = client.post("/v1/documents", files=broken)  # the readable file goes in
+    assert mixed.status_code == 200, mixed.text
+    assert [d["doc_id"] for d in mixed.json()["documents"]] == ["ok.txt"]
+    assert mixed.json()["skipped"][0]["name"] == "x.pdf"
+    assert "not a readable PDF" in mixed.json()["skipped"][0]["reason"]
 
 
 @pytest.mark.parametrize(
