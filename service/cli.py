@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -27,7 +26,7 @@ from rich.progress import (
 from index import MODES, CiteqaError, Engine, NotFoundError, SkippedFile, count_documents, read_path
 from index import Progress as EngineProgress
 from service.render import render_text
-from service.schemas import QueryResponse
+from service.schemas import DocumentSummary, QueryResponse
 from service.settings import Settings
 
 app = typer.Typer(
@@ -201,7 +200,7 @@ def documents(data_dir: DataDir = None) -> None:
     """List indexed documents as JSON lines."""
     engine = _open(_settings(data_dir=data_dir))
     for info in engine.documents():
-        print(json.dumps(info.__dict__, ensure_ascii=False))
+        print(DocumentSummary.from_info(info).model_dump_json())
     engine.close()
 
 

@@ -116,7 +116,7 @@ class PlacedOut(BaseModel):
                 "link": where.link, "original": where.original}  # fmt: skip
 
 
-class CitationOut(PlacedOut):
+class CitedOut(BaseModel):
     label: str
     doc_id: str
     title: str | None
@@ -126,6 +126,11 @@ class CitationOut(PlacedOut):
     passage_id: str
     char_start: int
     char_end: int
+
+
+class CitationOut(PlacedOut, CitedOut):
+    """The passage's span in its document, then where that is in the source (fields in that
+    order: a reader sees the document first)."""
 
 
 class RanksOut(BaseModel):
@@ -416,9 +421,7 @@ class ContextRequest(QueryRequest):
     )
 
 
-class ContextCitation(PlacedOut):
-    """Where block ``label`` comes from: its text is the document's text[char_start:char_end]."""
-
+class ContextBlockOut(BaseModel):
     label: str
     doc_id: str
     title: str | None
@@ -426,6 +429,10 @@ class ContextCitation(PlacedOut):
     url: str | None
     char_start: int
     char_end: int
+
+
+class ContextCitation(PlacedOut, ContextBlockOut):
+    """Where block ``label`` comes from: its text is the document's text[char_start:char_end]."""
 
 
 class ContextResponse(BaseModel):

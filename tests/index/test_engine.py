@@ -199,7 +199,9 @@ def test_readers(tmp_path: Path) -> None:
     with pytest.raises(BadDocumentError, match="does not exist"):
         list(read_path(tmp_path / "missing.txt"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BadDocumentError, match=r"no \.txt, \.md, \.html, \.htm, \.pdf, \.docx files"):
+    with pytest.raises(
+        BadDocumentError, match=r"no \.txt, \.md, \.html, \.htm, \.pdf, \.docx files"
+    ):
         list(read_path(tmp_path / "empty"))
 
 

@@ -41,6 +41,7 @@ OPERATIONS = {
     "GET /v1/query",
     "GET /v1/documents",
     "GET /v1/documents/{doc_id}",
+    "GET /v1/documents/{doc_id}/original",
     "POST /v1/documents",
     "PUT /v1/documents/{doc_id}",
     "DELETE /v1/documents/{doc_id}",
