@@ -8,7 +8,17 @@
 """
 
 from index.config import BUNDLED_MODEL, MODES, RRF_K, ChunkSpec, EngineConfig, Mode
-from index.documents import Document, DocumentInfo, Highlight, Hit, Passage, SearchResult, Span
+from index.documents import (
+    Document,
+    DocumentInfo,
+    Highlight,
+    Hit,
+    Layout,
+    Original,
+    Passage,
+    SearchResult,
+    Span,
+)
 from index.engine import Engine
 from index.errors import (
     BadDocumentError,
@@ -20,7 +30,16 @@ from index.errors import (
     NotFoundError,
 )
 from index.model.embedder import Embedder, HashEmbedder, SentenceTransformerEmbedder
-from index.read.sources import SkippedFile, count_documents, document_from_bytes, read_path
+from index.read.sources import (
+    SkippedFile,
+    count_documents,
+    count_sources,
+    document_from_bytes,
+    is_link,
+    read_path,
+    read_sources,
+)
+from index.read.web import FetchPolicy, fetch
 from index.search.fusion import rrf
 from index.search.packing import Block, Packed, pack
 from index.store.protocol import Filters
@@ -43,15 +62,18 @@ __all__ = [
     "Embedder",
     "Engine",
     "EngineConfig",
+    "FetchPolicy",
     "Filters",
     "HashEmbedder",
     "Highlight",
     "Hit",
     "IndexStateError",
     "IngestReport",
+    "Layout",
     "Mode",
     "ModelMismatchError",
     "NotFoundError",
+    "Original",
     "Packed",
     "Passage",
     "Progress",
@@ -60,8 +82,12 @@ __all__ = [
     "SkippedFile",
     "Span",
     "count_documents",
+    "count_sources",
     "document_from_bytes",
+    "fetch",
+    "is_link",
     "pack",
     "read_path",
+    "read_sources",
     "rrf",
 ]

@@ -23,7 +23,16 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from index import MODES, CiteqaError, Engine, NotFoundError, SkippedFile, count_documents, read_path
+from index import (
+    MODES,
+    CiteqaError,
+    Engine,
+    NotFoundError,
+    SkippedFile,
+    count_sources,
+    is_link,
+    read_sources,
+)
 from index import Progress as EngineProgress
 from service.render import render_text
 from service.schemas import DocumentSummary, QueryResponse
@@ -125,8 +134,13 @@ def _text_arg(value: str, what: str) -> str:
 
 @app.command()
 def ingest(
-    path: Annotated[
-        Path, typer.Argument(help="A folder of .txt/.md files, one file, or BEIR .jsonl")
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders, files (.txt .md .html .htm .pdf .docx, BEIR .jsonl) or http(s) "
+            "links to fetch",
+            metavar="PATH_OR_URL...",
+        ),
     ],
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on a file that is not UTF-8 text (else skip)")
@@ -145,14 +159,18 @@ def ingest(
     """Index documents; unchanged ones are skipped, changed ones replaced.
 
     Each batch is committed on its own: an interrupted run keeps what it committed, and
-    running it again carries on from there."""
+    running it again carries on from there. A link is fetched as the server would
+    (CITEQA_FETCH_* settings; private and loopback addresses refused); one that cannot
+    be read is listed and the command ends with exit code 1 after the rest went in."""
     settings = _settings(data_dir=data_dir, model=model, ingest_batch=batch_size)
     skipped: list[SkippedFile] = []
     engine = _open(settings, create=True)
     try:
         with _progress() as bar:
-            documents = read_path(path, strict=strict, on_skip=skipped.append)
-            report = engine.ingest(documents, _reporter(bar), count_documents(path))
+            documents = read_sources(
+                sources, settings.fetch_policy(), strict=strict, on_skip=skipped.append
+            )
+            report = engine.ingest(documents, _reporter(bar), count_sources(sources))
     except CiteqaError as exc:
         _fail(str(exc))
     finally:
@@ -167,6 +185,8 @@ def ingest(
         f"embedded -> {settings.data_dir} (generation {report.generation})",
         highlight=False,
     )
+    if any(is_link(item.path) for item in skipped):
+        raise typer.Exit(1)
 
 
 @app.command()

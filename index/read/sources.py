@@ -1,4 +1,4 @@
-"""Read documents from disk: a folder of files, one file, or BEIR JSONL.
+"""Read documents from disk (a folder of files, one file, or BEIR JSONL) and from links.
 
 Each file is read by its format (``formats``): text is decoded from the file's bytes
 exactly (UTF-8, a leading BOM dropped, no newline translation), so passage offsets index
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from index.documents import Document
 from index.errors import BadDocumentError
 from index.read.formats import SUFFIXES, NotText, decode_text, read_bytes, text_document
+from index.read.web import FetchPolicy, fetch
 
 log = logging.getLogger("citeqa")
 _GIVE = "give a folder, a .txt/.md/.html/.pdf/.docx file or a BEIR .jsonl file"
@@ -171,3 +172,37 @@ def count_documents(path: Path) -> int:
         return 1 if path.is_file() else 0
     except OSError:
         return 0
+
+
+def is_link(source: str) -> bool:
+    """Whether a command-line source is a URL to fetch rather than a path."""
+    return source.lower().startswith(("http://", "https://"))
+
+
+def read_sources(
+    sources: Sequence[str],
+    policy: FetchPolicy,
+    *,
+    strict: bool = False,
+    on_skip: Callable[[SkippedFile], None] | None = None,
+) -> Iterator[Document]:
+    """Documents from paths and links, in the order given. A link that cannot be fetched
+    or read is passed to ``on_skip`` with its reason (``strict`` raises), so one dead link
+    does not stop the rest."""
+    for source in sources:
+        if not is_link(source):
+            yield from read_path(Path(source), strict=strict, on_skip=on_skip)
+            continue
+        try:
+            doc = fetch(source, policy)
+        except BadDocumentError as exc:
+            if strict or on_skip is None:
+                raise
+            log.warning("skipped %s: %s", source, exc)
+            on_skip(SkippedFile(source, str(exc)))
+            continue
+        yield doc
+
+
+def count_sources(sources: Sequence[str]) -> int:
+    return sum(1 if is_link(s) else count_documents(Path(s)) for s in sources)

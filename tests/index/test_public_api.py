@@ -8,10 +8,11 @@ import index
 EXPORTED = [
     "BUNDLED_MODEL", "MODES", "RRF_K", "BadDocumentError", "BadQueryError", "Block", "ChunkSpec",
     "CiteqaError", "ConfigError", "Document", "DocumentChange", "DocumentInfo", "Embedder", "Engine",
-    "EngineConfig", "Filters", "HashEmbedder", "Highlight", "Hit", "IndexStateError",
-    "IngestReport", "Mode", "ModelMismatchError", "NotFoundError", "Packed", "Passage", "Progress",
-    "SearchResult", "SentenceTransformerEmbedder", "SkippedFile", "Span", "count_documents", "document_from_bytes", "pack",
-    "read_path", "rrf",
+    "EngineConfig", "FetchPolicy", "Filters", "HashEmbedder", "Highlight", "Hit",
+    "IndexStateError", "IngestReport", "Layout", "Mode", "ModelMismatchError", "NotFoundError",
+    "Original", "Packed", "Passage", "Progress", "SearchResult", "SentenceTransformerEmbedder",
+    "SkippedFile", "Span", "count_documents", "count_sources", "document_from_bytes", "fetch",
+    "is_link", "pack", "read_path", "read_sources", "rrf",
 ]  # fmt: skip
 
 

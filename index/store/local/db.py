@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from index.documents import Document, DocumentInfo, Passage, Span
 from index.errors import IndexStateError, NotFoundError
 from index.read.passages import NewPassage
+from index.store.layouts import layout_from_json, layout_to_json
 from index.store.local.tokens import Span as TokenSpan
 from index.store.local.tokens import TokenFiles
 from index.store.lock import write_lock
@@ -191,6 +193,14 @@ def _migration_7(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE passage_tokens")
 
 
+def _migration_8(db: sqlite3.Connection) -> None:
+    # PDFs and Word files: pages and the kept original (``index.store.layouts``), NULL for
+    # plain text, so every older row reads back as it was.
+    columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+    if "layout" not in columns:
+        _run(db, "ALTER TABLE documents ADD COLUMN layout TEXT;")
+
+
 def _copy_token_blobs(db: sqlite3.Connection, files: TokenFiles, dimension: int) -> None:
     """The int8 blobs (scales, then codes) become int8 segment rows (scale, codes) by
     moving bytes, streamed, so a large index never sits in memory decoded."""
@@ -231,6 +241,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
 ]
 """Numbered schema changes; ``PRAGMA user_version`` holds how many have run."""
 
@@ -354,9 +365,10 @@ class Store:
         db.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
         cursor = db.execute(
             "INSERT INTO documents (doc_id, text, title, source, url, published, metadata, "
-            "content_hash, chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "content_hash, chars, layout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (doc.doc_id, doc.text, doc.title, doc.source, doc.url, doc.published,
-             json.dumps(dict(doc.metadata)), content_hash, len(doc.text)),
+             json.dumps(dict(doc.metadata)), content_hash, len(doc.text),
+             layout_to_json(doc.layout)),
         )  # fmt: skip
         document_row = cursor.lastrowid
         ids: list[int] = []
@@ -389,7 +401,8 @@ class Store:
     def document(self, doc_id: str) -> Document:
         with self._lock:
             row = self._db.execute(
-                "SELECT doc_id, text, title, source, url, published, metadata FROM documents "
+                "SELECT doc_id, text, title, source, url, published, metadata, layout "
+                "FROM documents "
                 "WHERE doc_id = ?",
                 (doc_id,),
             ).fetchone()
@@ -398,7 +411,8 @@ class Store:
                 f"no document with id {doc_id!r}; GET /v1/documents (or `citeqa documents`) "
                 "lists the ids"
             )
-        return Document(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+        return Document(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]),
+                        layout=layout_from_json(row[7]))  # fmt: skip
 
     def passage_spans(self, doc_id: str) -> list[Span]:
         """Where the document's passages lie, in order; text outside them was skipped."""
@@ -412,14 +426,20 @@ class Store:
 
     _INFO_SQL = (
         "SELECT d.doc_id, d.title, d.source, d.url, d.published, "
-        "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), d.chars "
+        "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id), d.chars, d.layout "
         "FROM documents d"
     )
+
+    @staticmethod
+    def _info(row: Sequence[Any]) -> DocumentInfo:
+        doc_id, title, source, url, published, passages, chars, layout = row
+        return DocumentInfo(doc_id, title, source, url, published, passages, chars,
+                            layout_from_json(layout))  # fmt: skip
 
     def documents(self) -> list[DocumentInfo]:
         with self._lock:
             rows = self._db.execute(f"{self._INFO_SQL} ORDER BY d.doc_id").fetchall()
-        return [DocumentInfo(*row) for row in rows]
+        return [self._info(row) for row in rows]
 
     def infos(self, doc_ids: Iterable[str]) -> dict[str, DocumentInfo]:
         """Listing rows for some documents, by id."""
@@ -429,7 +449,7 @@ class Store:
         marks = ",".join("?" * len(wanted))
         with self._lock:
             rows = self._db.execute(f"{self._INFO_SQL} WHERE d.doc_id IN ({marks})", wanted)
-            return {row[0]: DocumentInfo(*row) for row in rows.fetchall()}
+            return {row[0]: self._info(row) for row in rows.fetchall()}
 
     def sources(self) -> set[str]:
         """The distinct ``source`` values of the stored documents (a filter checks against them)."""

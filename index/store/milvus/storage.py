@@ -43,6 +43,7 @@ from index.model.embedder import Vectors
 from index.read.passages import indexed_text
 from index.read.terms import stemmed_terms
 from index.store.codecs import Int8Codec
+from index.store.layouts import layout_from_json, layout_to_json
 from index.store.lock import write_lock
 from index.store.protocol import Filters, Ranked, Staged, StoredPassage, TokenRows
 from index.timing import Laps
@@ -403,13 +404,15 @@ class MilvusStorage:
                 )
             text += "".join(found[key] for key in keys)
         return Document(doc_id, text, info["title"], info["source"], info["url"],
-                        info["published"], info["metadata"])  # fmt: skip
+                        info["published"], info["metadata"],
+                        layout=layout_from_json(info.get("layout")))  # fmt: skip
 
     @staticmethod
     def _info(row: Mapping[str, Any]) -> DocumentInfo:
         info = row["info"]
         return DocumentInfo(str(row["doc_id"]), info["title"], info["source"], info["url"],
-                            info["published"], int(info["passages"]), int(info["chars"]))  # fmt: skip
+                            info["published"], int(info["passages"]), int(info["chars"]),
+                            layout_from_json(info.get("layout")))  # fmt: skip
 
     def documents(self) -> list[DocumentInfo]:
         rows = self._query(self.names["documents"], "", ["doc_id", "info"])
@@ -631,6 +634,7 @@ class MilvusStorage:
             "published": doc.published, "metadata": dict(doc.metadata),
             "digest": item.digest, "chars": len(doc.text), "passages": len(rows),
             "parts": max(1, -(-len(doc.text) // PART_CHARS)),
+            "layout": layout_to_json(doc.layout),
         }  # fmt: skip
         document = {"id": _doc_key(doc.doc_id), "doc_id": doc.doc_id, "info": info,
                     "text": doc.text[:PART_CHARS], "one": _ONE}  # fmt: skip
