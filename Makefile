@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores bench-sentences load eval eval-scifact clean
+.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores bench-sentences load eval eval-scifact eval-pdf clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -84,6 +84,10 @@ eval-scifact: install
 	$(BIN)/citeqa eval --beir $(SCIFACT) --split test
 	$(BIN)/citeqa eval --beir $(SCIFACT) --split test --whole-docs --title --fusion rrf \
 		--sentence-weight 0 --name scifact-test-published-setup
+
+# Is a sentence from page N cited as page N? Real public PDFs (eval/pdfs)
+eval-pdf: install
+	$(PY) -m eval.pdf_pages
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage
