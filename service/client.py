@@ -25,29 +25,39 @@ Errors, each carrying the server's ``status``, ``code`` and ``message``::
 
 A server that cannot be reached at all raises httpx's own ``httpx.TransportError``
 (``httpx.ConnectError``, ``httpx.TimeoutException``), which says which it was.
+
+Both clients build each call, read each answer and decide each retry through one core,
+``service.client_core``; here they only send and wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar
-from urllib.parse import quote
+from typing import Any, Self
 
 import httpx
 
-from service.schemas import (
-    ContextResponse,
-    DocumentList,
-    DocumentOut,
-    QueryFilters,
-    QueryResponse,
+from service.client_core import DEFAULT_URL as DEFAULT_URL
+from service.client_core import (
+    BadRequest,
+    Call,
+    Calls,
+    CiteqaHTTPError,
+    ClientCore,
+    FilterArg,
+    Mode,
+    NotFound,
+    T,
+    ToolFormat,
+    Unauthorized,
+    Unavailable,
+    document_path,
+    retry_delay,
 )
+from service.schemas import ContextResponse, DocumentList, DocumentOut, QueryResponse
 from service.tools import FetchOut, SearchOut
 
 __all__ = [
@@ -62,183 +72,8 @@ __all__ = [
     "retry_delay",
 ]
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-Mode = Literal["hybrid", "dense", "lexical"]
-FilterArg = QueryFilters | Mapping[str, list[str]] | None
-T = TypeVar("T")
-ToolFormat = Literal["openai", "anthropic"]
 
-
-class CiteqaHTTPError(Exception):
-    """The server answered an error: ``status`` (HTTP), ``code`` and ``message`` (its words)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"HTTP {status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class BadRequest(CiteqaHTTPError):
-    """A 4xx caused by the request: a bad question, ``top_k``, mode or filter (usually 422)."""
-
-
-class Unauthorized(CiteqaHTTPError):
-    """401 (missing or wrong key) or 403 (a read-only key used for a write)."""
-
-
-class NotFound(CiteqaHTTPError):
-    """404: no document with that id (the message says which)."""
-
-
-class Unavailable(CiteqaHTTPError):
-    """503 still answered after retrying: the index is loading, not built, or cannot be used."""
-
-
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    """One API call, built the same way for the sync and the async client."""
-
-    method: str
-    path: str
-    parse: Callable[[bytes], T]
-    json: dict[str, Any] | None = None
-
-
-def _tool_list(content: bytes) -> list[dict[str, Any]]:
-    tools = json.loads(content)
-    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-        raise ValueError(f"GET /v1/tools answered {content[:200]!r}, not a list of definitions")
-    return tools
-
-
-def _filters_json(filters: FilterArg) -> dict[str, Any] | None:
-    if filters is None:
-        return None
-    if isinstance(filters, QueryFilters):
-        return filters.model_dump(exclude_none=True)
-    return dict(filters)
-
-
-def document_path(doc_id: str) -> str:
-    """``/v1/documents/{doc_id}``, percent-encoded but keeping ``/`` (ids are relative paths).
-
-    A ``.`` or ``..`` segment is encoded too, so no client or proxy folds it away.
-
-    >>> document_path("memos/memo 7.txt")
-    '/v1/documents/memos/memo%207.txt'
-    >>> document_path("a/../b")
-    '/v1/documents/a/%2E%2E/b'
-    """
-    segments = [
-        s.replace(".", "%2E") if s in (".", "..") else quote(s, safe="")
-        for s in doc_id.split("/")
-    ]  # fmt: skip
-    return "/v1/documents/" + "/".join(segments)
-
-
-def retry_delay(attempt: int, backoff: float, max_delay: float, remaining: float) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): doubling from ``backoff``, at most
-    ``max_delay``, and never past the ``remaining`` retry budget.
-
-    >>> [retry_delay(n, 0.25, 2.0, 100) for n in range(5)]
-    [0.25, 0.5, 1.0, 2.0, 2.0]
-    >>> retry_delay(3, 0.25, 2.0, 0.1)
-    0.1
-    """
-    return max(0.0, min(backoff * 2.0**attempt, max_delay, remaining))
-
-
-def _error(response: httpx.Response) -> CiteqaHTTPError:
-    """The typed error for an error answer, with the server's code and message."""
-    status = response.status_code
-    code, message = "error", response.text.strip() or response.reason_phrase
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        code = str(body["error"].get("code", code))
-        message = str(body["error"].get("message", message))
-    kind: type[CiteqaHTTPError] = CiteqaHTTPError
-    if status in (401, 403):
-        kind = Unauthorized
-    elif status == 404:
-        kind = NotFound
-    elif status == 503:
-        kind = Unavailable
-    elif 400 <= status < 500:
-        kind = BadRequest
-    return kind(status, code, message)
-
-
-def _query(question: str, top_k: int, mode: Mode, filters: FilterArg) -> _Call[QueryResponse]:
-    body = {"question": question, "top_k": top_k, "mode": mode, "filters": _filters_json(filters)}
-    return _Call("POST", "/v1/query", QueryResponse.model_validate_json, body)
-
-
-def _context(
-    question: str, max_chars: int, top_k: int, mode: Mode, filters: FilterArg
-) -> _Call[ContextResponse]:
-    body = {"question": question, "max_chars": max_chars, "top_k": top_k, "mode": mode,
-            "filters": _filters_json(filters)}  # fmt: skip
-    return _Call("POST", "/v1/context", ContextResponse.model_validate_json, body)
-
-
-def _documents() -> _Call[DocumentList]:
-    return _Call("GET", "/v1/documents", DocumentList.model_validate_json)
-
-
-def _document(doc_id: str) -> _Call[DocumentOut]:
-    return _Call("GET", document_path(doc_id), DocumentOut.model_validate_json)
-
-
-def _tools(format: ToolFormat) -> _Call[list[dict[str, Any]]]:
-    return _Call("GET", f"/v1/tools?format={format}", _tool_list)
-
-
-def _search(
-    query: str, top_k: int, mode: Mode, doc_ids: list[str] | None, max_chars: int
-) -> _Call[SearchOut]:
-    body = {"query": query, "top_k": top_k, "mode": mode, "doc_ids": doc_ids,
-            "max_chars": max_chars}  # fmt: skip
-    return _Call("POST", "/v1/tools/search", SearchOut.model_validate_json, body)
-
-
-def _fetch(id: str) -> _Call[FetchOut]:
-    return _Call("POST", "/v1/tools/fetch", FetchOut.model_validate_json, {"id": id})
-
-
-def _parse(call: _Call[T], response: httpx.Response) -> T:
-    if response.is_error:
-        raise _error(response)
-    return call.parse(response.content)
-
-
-class _Base:
-    """Settings shared by ``Client`` and ``AsyncClient``."""
-
-    def __init__(
-        self,
-        base_url: str | None,
-        api_key: str | None,
-        retry_wait: float,
-        backoff: float,
-        max_delay: float,
-        environ: Mapping[str, str] | None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        self.base_url = (base_url or env.get("CITEQA_URL") or DEFAULT_URL).rstrip("/")
-        key = api_key if api_key is not None else env.get("CITEQA_API_KEY")
-        self.headers = {"Accept": "application/json"}
-        if key:
-            self.headers["Authorization"] = f"Bearer {key}"
-        self.retry_wait = retry_wait
-        self.backoff = backoff
-        self.max_delay = max_delay
-
-
-class Client(_Base):
+class Client(ClientCore):
     """A blocking client; use it as a context manager, or call ``close()`` when done.
 
     ``timeout`` bounds each request (seconds, or an ``httpx.Timeout``); ``retry_wait``
@@ -268,7 +103,7 @@ class Client(_Base):
         self, question: str, top_k: int = 5, mode: Mode = "hybrid", filters: FilterArg = None
     ) -> QueryResponse:
         """Ranked, cited passages for ``question`` (``POST /v1/query``)."""
-        return self._send(_query(question, top_k, mode, filters))
+        return self._send(Calls.query(question, top_k, mode, filters))
 
     def context(
         self,
@@ -279,19 +114,19 @@ class Client(_Base):
         filters: FilterArg = None,
     ) -> ContextResponse:
         """Prompt-ready evidence within ``max_chars``, with its citations (``POST /v1/context``)."""
-        return self._send(_context(question, max_chars, top_k, mode, filters))
+        return self._send(Calls.context(question, max_chars, top_k, mode, filters))
 
     def documents(self) -> DocumentList:
         """The indexed documents (``GET /v1/documents``)."""
-        return self._send(_documents())
+        return self._send(Calls.documents())
 
     def document(self, doc_id: str) -> DocumentOut:
         """One document with its full text; citation offsets index into ``.text``."""
-        return self._send(_document(doc_id))
+        return self._send(Calls.document(doc_id))
 
     def tools(self, format: ToolFormat = "openai") -> list[dict[str, Any]]:
         """Definitions of ``search`` and ``fetch`` for a model's tools list (``GET /v1/tools``)."""
-        return self._send(_tools(format))
+        return self._send(Calls.tools(format))
 
     def search(
         self,
@@ -302,22 +137,19 @@ class Client(_Base):
         max_chars: int = 8000,
     ) -> SearchOut:
         """The ``search`` tool, as a model would call it (``POST /v1/tools/search``)."""
-        return self._send(_search(query, top_k, mode, doc_ids, max_chars))
+        return self._send(Calls.search(query, top_k, mode, doc_ids, max_chars))
 
     def fetch(self, id: str) -> FetchOut:
         """The ``fetch`` tool: a document, or ``doc_id:start-end`` for a span of it."""
-        return self._send(_fetch(id))
+        return self._send(Calls.fetch(id))
 
-    def _send(self, call: _Call[T]) -> T:
-        deadline = time.monotonic() + self.retry_wait
-        attempt = 0
+    def _send(self, call: Call[T]) -> T:
+        retries = self._retries()
         while True:
-            response = self._http.request(call.method, call.path, json=call.json)
-            remaining = deadline - time.monotonic()
-            if response.status_code != 503 or remaining <= 0:
-                return _parse(call, response)
-            time.sleep(retry_delay(attempt, self.backoff, self.max_delay, remaining))
-            attempt += 1
+            response = self._http.send(call.request(self._http))
+            if (pause := retries.pause(response)) is None:
+                return call.read(response)
+            time.sleep(pause)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -335,7 +167,7 @@ class Client(_Base):
         self.close()
 
 
-class AsyncClient(_Base):
+class AsyncClient(ClientCore):
     """The same calls as ``Client``, awaited; use ``async with``, or ``await close()``."""
 
     def __init__(
@@ -359,7 +191,7 @@ class AsyncClient(_Base):
         self, question: str, top_k: int = 5, mode: Mode = "hybrid", filters: FilterArg = None
     ) -> QueryResponse:
         """Ranked, cited passages for ``question`` (``POST /v1/query``)."""
-        return await self._send(_query(question, top_k, mode, filters))
+        return await self._send(Calls.query(question, top_k, mode, filters))
 
     async def context(
         self,
@@ -370,19 +202,19 @@ class AsyncClient(_Base):
         filters: FilterArg = None,
     ) -> ContextResponse:
         """Prompt-ready evidence within ``max_chars``, with its citations (``POST /v1/context``)."""
-        return await self._send(_context(question, max_chars, top_k, mode, filters))
+        return await self._send(Calls.context(question, max_chars, top_k, mode, filters))
 
     async def documents(self) -> DocumentList:
         """The indexed documents (``GET /v1/documents``)."""
-        return await self._send(_documents())
+        return await self._send(Calls.documents())
 
     async def document(self, doc_id: str) -> DocumentOut:
         """One document with its full text; citation offsets index into ``.text``."""
-        return await self._send(_document(doc_id))
+        return await self._send(Calls.document(doc_id))
 
     async def tools(self, format: ToolFormat = "openai") -> list[dict[str, Any]]:
         """Definitions of ``search`` and ``fetch`` for a model's tools list (``GET /v1/tools``)."""
-        return await self._send(_tools(format))
+        return await self._send(Calls.tools(format))
 
     async def search(
         self,
@@ -393,22 +225,19 @@ class AsyncClient(_Base):
         max_chars: int = 8000,
     ) -> SearchOut:
         """The ``search`` tool, as a model would call it (``POST /v1/tools/search``)."""
-        return await self._send(_search(query, top_k, mode, doc_ids, max_chars))
+        return await self._send(Calls.search(query, top_k, mode, doc_ids, max_chars))
 
     async def fetch(self, id: str) -> FetchOut:
         """The ``fetch`` tool: a document, or ``doc_id:start-end`` for a span of it."""
-        return await self._send(_fetch(id))
+        return await self._send(Calls.fetch(id))
 
-    async def _send(self, call: _Call[T]) -> T:
-        deadline = time.monotonic() + self.retry_wait
-        attempt = 0
+    async def _send(self, call: Call[T]) -> T:
+        retries = self._retries()
         while True:
-            response = await self._http.request(call.method, call.path, json=call.json)
-            remaining = deadline - time.monotonic()
-            if response.status_code != 503 or remaining <= 0:
-                return _parse(call, response)
-            await asyncio.sleep(retry_delay(attempt, self.backoff, self.max_delay, remaining))
-            attempt += 1
+            response = await self._http.send(call.request(self._http))
+            if (pause := retries.pause(response)) is None:
+                return call.read(response)
+            await asyncio.sleep(pause)
 
     async def close(self) -> None:
         """Close the connection pool."""
