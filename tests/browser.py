@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which a
 # machine with no internet refuses, many at a time.
@@ -40,3 +40,18 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def watch(page: Page, expected: str | None = None) -> list[str]:
+    """Script errors and console errors (a CSP violation is one) collected as they happen;
+    an error from a request to a URL ending with ``expected`` is one a test asks for."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+
+    def console(message: ConsoleMessage) -> None:
+        where = message.location.get("url", "")
+        if message.type == "error" and not (expected and where.endswith(expected)):
+            problems.append(f"console: {message.text} ({where})")
+
+    page.on("console", console)
+    return problems

@@ -1,123 +1,15 @@
 // The citeqa page: ask, read the marked sentence in its passage, open the document at the span.
-// Plain script, no build step. Text from documents only ever enters the page as text nodes.
+// Plain script, no build step (helpers in citeqa-core.js, loaded first). Text from documents
+// only ever enters the page as text nodes.
 "use strict";
 (() => {
-  const KEY = "citeqa.apiKey"; // sessionStorage: this tab only, gone when it closes
+  const { $, el, codePoints, documentPath, setStatus, api, showForget, forgetKey, outLink,
+    originalLink, pagesLabel } = window.citeqa;
   const TOP_K = 10;
-  const $ = (id) => document.getElementById(id);
-
-  // -- small helpers ------------------------------------------------------------------------
-
-  /** An element; string children become text nodes, so nothing here is parsed as HTML. */
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
-    return node;
-  }
-
-  /** The API's offsets count code points (Python string indices); JS strings count UTF-16
-   * units. Returns the code point count and a map from a code point offset to a JS index. */
-  function codePoints(text) {
-    if (!/[\uD800-\uDFFF]/.test(text)) return { length: text.length, at: (i) => i };
-    const units = [0];
-    let u = 0;
-    for (const ch of text) units.push((u += ch.length));
-    return { length: units.length - 1, at: (i) => units[Math.max(0, Math.min(i, units.length - 1))] };
-  }
-
-  /** /documents/<id> with the whole id percent-encoded, its "/" too: an id like "a/../b"
-   * would otherwise be folded to "b" by the browser (even written as %2E%2E). */
-  function documentPath(prefix, docId) {
-    return prefix + encodeURIComponent(docId);
-  }
 
   function citationHref(c, h) {
     const answer = h ? `:${h.char_start}-${h.char_end}` : "";
     return `${documentPath("/documents/", c.doc_id)}#${c.char_start}-${c.char_end}${answer}`;
-  }
-
-  function safeUrl(url) {
-    try {
-      const parsed = new URL(url);
-      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
-    } catch {
-      return null;
-    }
-  }
-
-  function setStatus(id, text, isError) {
-    const box = $(id);
-    box.textContent = text || "";
-    box.classList.toggle("error", Boolean(isError));
-  }
-
-  // -- the API, with the key asked for once per tab -------------------------------------
-
-  class ApiError extends Error {
-    constructor(status, message) {
-      super(message);
-      this.status = status;
-    }
-  }
-
-  let keyWanted = null; // the pending "ask for the key" promise, shared by concurrent calls
-
-  function askForKey(refused) {
-    if (keyWanted) return keyWanted;
-    const form = $("key-form");
-    form.hidden = false;
-    $("key-error").textContent = refused ? "That key was refused; check it and try again." : "";
-    $("key").value = "";
-    $("key").focus();
-    keyWanted = new Promise((resolve) => {
-      form.onsubmit = (event) => {
-        event.preventDefault();
-        const key = $("key").value.trim();
-        if (!key) return;
-        sessionStorage.setItem(KEY, key);
-        form.hidden = true;
-        form.onsubmit = null;
-        keyWanted = null;
-        showForget();
-        resolve();
-      };
-    });
-    return keyWanted;
-  }
-
-  function showForget() {
-    $("forget-key").hidden = !sessionStorage.getItem(KEY);
-  }
-
-  async function api(path) {
-    for (;;) {
-      const key = sessionStorage.getItem(KEY);
-      const headers = { Accept: "application/json" };
-      if (key) headers.Authorization = `Bearer ${key}`;
-      let response;
-      try {
-        response = await fetch(path, { headers });
-      } catch {
-        throw new ApiError(0, "the server did not answer; is citeqa running?");
-      }
-      if (response.status === 401) {
-        if (key) sessionStorage.removeItem(KEY);
-        showForget();
-        await askForKey(Boolean(key));
-        continue;
-      }
-      const body = await response.json().catch(() => null);
-      if (!response.ok) {
-        const message = body && body.error ? body.error.message : response.statusText;
-        throw new ApiError(response.status, message);
-      }
-      return body;
-    }
   }
 
   // -- ask ------------------------------------------------------------------------------
@@ -187,15 +79,34 @@
     const cp = codePoints(r.text);
     const from = cp.at(h.char_start - c.char_start);
     const to = cp.at(h.char_end - c.char_start);
-    const meta = [c.source, c.published, `characters ${c.char_start}–${c.char_end}`]
-      .filter(Boolean).join(" · ");
     return el("li", { class: "result" },
       el("h2", {},
         el("span", { class: "label" }, c.label), " ",
         el("a", { href: citationHref(c, h), class: "cite" }, c.title || c.doc_id)),
-      el("p", { class: "meta" }, meta),
+      el("p", { class: "meta" }, ...dotted(citationMeta(c, h))),
       el("blockquote", { class: "passage" },
         r.text.slice(0, from), el("mark", {}, r.text.slice(from, to)), r.text.slice(to)));
+  }
+
+  /** Source, date, pages, span, then the links that open the source at the passage. */
+  function citationMeta(c, h) {
+    let pages = pagesLabel(c.page_start, c.page_end);
+    if (pages && c.page_end !== c.page_start && Number.isInteger(h.page)) {
+      pages += ` (sentence on p. ${h.page})`;
+    }
+    const atPassage = c.link && c.link.includes(":~:text=");
+    return [
+      c.source, c.published, pages && el("span", { class: "pages" }, pages),
+      `characters ${c.char_start}–${c.char_end}`,
+      c.original && originalLink(c.doc_id, c.original, "original", "ask-status"),
+      c.url && c.link && c.link !== c.original &&
+        outLink(c.link, atPassage ? "open at passage" : "source", { class: "source" }),
+    ];
+  }
+
+  /** The parts that are there, with " · " between them. */
+  function dotted(parts) {
+    return parts.filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part]));
   }
 
   // -- the documents list -----------------------------------------------------------------
@@ -274,13 +185,20 @@
     const answer = cite && span.answer && span.answer.start >= cite.start &&
       span.answer.end <= cite.end && span.answer.start < span.answer.end ? span.answer : null;
 
-    const link = doc.url && safeUrl(doc.url);
+    const pages = doc.pages || [];
+    const at = answer || cite;
+    const page = at && pages.findIndex((p) => p.char_start <= at.start && at.start < p.char_end) + 1;
     const meta = [doc.source, doc.published].filter(Boolean).join(" · ");
     const header = el("header", {},
       el("h1", {}, doc.title || doc.doc_id),
       meta ? el("p", { class: "meta" }, meta) : null,
-      el("p", { class: "meta" }, "id ", el("code", {}, doc.doc_id),
-        link ? " · " : null, link ? el("a", { href: link, rel: "noopener noreferrer" }, "original") : null),
+      el("p", { class: "meta" }, ...dotted([
+        el("span", {}, "id ", el("code", {}, doc.doc_id)),
+        pages.length ? `${pages.length} page${pages.length === 1 ? "" : "s"}` : null,
+        doc.url && outLink(doc.url, "source", { class: "source" }),
+        doc.original && originalLink(doc.doc_id, page ? `#page=${page}` : null,
+          page ? `original file at p. ${page}` : "original file", "document-status"),
+      ])),
       el("p", { class: "legend" },
         cite ? el("mark", {}, `characters ${cite.start}–${cite.end}`) : null,
         cite ? " the cited passage" : null,
@@ -300,11 +218,17 @@
     }
   }
 
-  /** The text cut at every boundary (indexed spans, the citation, the answer sentence); each
-   * piece is a text node, or a span that says it was skipped or is the answer. The citation
-   * is one <mark>, so its text is exactly document.text[start:end]. */
+  /** The text cut at every boundary (indexed spans, the citation, the answer sentence, the
+   * pages); each piece is a text node, or a span that says it was skipped or is the answer.
+   * The citation is one <mark>, so its text is exactly document.text[start:end]. A page
+   * starts at an empty separator whose "Page N" is drawn by CSS: the text stays the text. */
   function documentPieces(doc, cp, cite, answer) {
     const cuts = new Set([0, cp.length]);
+    const breaks = new Map(); // offset -> the pages that start there
+    (doc.pages || []).forEach((p, i) => {
+      cuts.add(p.char_start);
+      breaks.set(p.char_start, [...(breaks.get(p.char_start) || []), i + 1]);
+    });
     for (const s of doc.indexed) cuts.add(s.char_start).add(s.char_end);
     for (const s of [cite, answer]) if (s) cuts.add(s.start).add(s.end);
     const points = [...cuts].filter((i) => i >= 0 && i <= cp.length).sort((a, b) => a - b);
@@ -312,12 +236,18 @@
     const inside = (s, a, b) => s && s.start <= a && b <= s.end;
     const out = [];
     let mark = null;
+    const markers = (at) => (breaks.get(at) || []).map((n) => el("span", {
+      class: "page-break", role: "separator", "aria-label": `Page ${n}`, "data-page": n,
+      "data-label": `Page ${n}` }));
     for (let i = 0; i + 1 < points.length; i++) {
       const [a, b] = [points[i], points[i + 1]];
       const text = doc.text.slice(cp.at(a), cp.at(b));
       const classes = [!indexed(a, b) && "skipped", inside(answer, a, b) && "answer"]
         .filter(Boolean).join(" ");
       const piece = classes ? el("span", { class: classes }, text) : document.createTextNode(text);
+      const pageBreaks = markers(a); // inside the mark only after its first piece
+      if (mark && inside(cite, a, b)) mark.append(...pageBreaks);
+      else out.push(...pageBreaks);
       if (inside(cite, a, b)) {
         if (!mark) {
           mark = el("mark", { id: "cited", class: "cited", tabindex: "-1",
@@ -327,6 +257,7 @@
         mark.append(piece);
       } else out.push(piece);
     }
+    out.push(...markers(cp.length)); // an empty last page
     return out;
   }
 
@@ -357,10 +288,7 @@
 
   function start() {
     showForget();
-    $("forget-key").onclick = () => {
-      sessionStorage.removeItem(KEY);
-      showForget();
-    };
+    $("forget-key").onclick = forgetKey;
     $("ask").onsubmit = (event) => {
       event.preventDefault();
       const q = $("q").value.trim();

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import chromium
+from tests.browser import chromium, watch
 from tests.conftest import BOLTON, BOLTON_ANSWER
 from tests.live import serving
 
@@ -87,27 +87,13 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-def _watch(page: Page) -> list[str]:
-    """Script errors and console errors (a CSP violation is one) collected as they happen."""
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-
-    def console(message: ConsoleMessage) -> None:
-        where = message.location.get("url", "")
-        if message.type == "error" and not where.endswith(EXPECTED_404):
-            problems.append(f"console: {message.text} ({where})")
-
-    page.on("console", console)
-    return problems
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A tab whose session already holds the API key (as after the first prompt)."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     context.add_init_script(f"sessionStorage.setItem('citeqa.apiKey', {KEY!r})")
     tab = context.new_page()
-    problems = _watch(tab)
+    problems = watch(tab, EXPECTED_404)
     yield tab
     context.close()
     assert not problems
