@@ -27,6 +27,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	MYPYPATH=scripts $(BIN)/mypy scripts/*.py  # scripts import each other by name
 	$(BIN)/lint-imports --no-cache
 
 # Debian's chromium for the web page tests: Playwright drives it and downloads no browser.

@@ -30,6 +30,7 @@ from index import EngineConfig, SentenceTransformerEmbedder  # noqa: E402
 from index.engine import Engine  # noqa: E402
 from index.search.highlight import best_window  # noqa: E402
 from index.search.late import maxsim  # noqa: E402
+from index.timing import Laps  # noqa: E402
 
 SIGNALS = ("passage", "bm25", "sentence", "late")
 DEPTH = 50
@@ -46,11 +47,16 @@ def features(
     """(candidates x signals) normalized scores, and which candidates hold a gold quote."""
     query, tokens = engine._embed_question(question.question, "hybrid")
     assert tokens is not None, "late interaction must be on"
-    dense = dict(engine.files.dense.search(query, DEPTH))
-    lexical = dict(engine.files.lexical.search(question.question, DEPTH))
+    ranked_dense, ranked_lexical = engine.storage.retrieve(
+        question.question, query, DEPTH, "hybrid", None, Laps()
+    )
+    dense, lexical = dict(ranked_dense), dict(ranked_lexical)
     ids = list(dict.fromkeys([*dense, *lexical]))
-    stored = engine.store.passages(ids)
-    token_rows = engine.store.token_vectors(ids, engine.embedder.dimension)
+    stored = engine.storage.passages(ids)
+    rows = engine.storage.token_rows(ids, engine.embedder.dimension)
+    starts = np.concatenate([[0], np.cumsum(rows.counts)]).astype(int)
+    token_rows = {i: rows.vectors[starts[k] : starts[k + 1]] for k, i in enumerate(rows.ids)}
+    empty = np.zeros((0, engine.embedder.dimension), np.float32)
     table = np.zeros((len(ids), len(SIGNALS)))
     for column, found in ((0, dense), (1, lexical)):
         present = np.array([i in found for i in ids])
@@ -59,7 +65,7 @@ def features(
     sentences = [stored[i].sentence_vectors for i in ids]
     table[:, 2] = _minmax(np.array([best_window(s, query) if s is not None else 0.0
                                     for s in sentences]))  # fmt: skip
-    table[:, 3] = _minmax(np.array([maxsim(tokens, token_rows[i]) for i in ids]))
+    table[:, 3] = _minmax(np.array([maxsim(tokens, token_rows.get(i, empty)) for i in ids]))
     gold = np.array(
         [
             any(

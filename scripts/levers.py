@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
@@ -34,7 +35,7 @@ EMBEDDING = {
     "p500+title": dict(whole_docs=False, title=True),
     "p500": dict(whole_docs=False, title=False),
 }
-_SEARCH: dict[str, dict[str, object]] = {
+_SEARCH: dict[str, dict[str, Any]] = {
     "rrf k=60": dict(fusion="rrf", rrf_k=60),
     "rrf k=20": dict(fusion="rrf", rrf_k=20),
     **{f"weighted d={w}": dict(fusion="weighted", dense_weight=w) for w in (0.3, 0.4, 0.5, 0.6)},
@@ -46,7 +47,9 @@ _SEARCH: dict[str, dict[str, object]] = {
     },
 }
 # Every setting above is without late interaction; "late" settings add it to the defaults.
-SEARCH = {name: {"late_weight": 0.0, **search} for name, search in _SEARCH.items()} | {
+SEARCH: dict[str, dict[str, Any]] = {
+    name: {"late_weight": 0.0, **search} for name, search in _SEARCH.items()
+} | {
     f"defaults, late {w} depth {d}": dict(late_weight=w, late_depth=d)
     for w, d in ((0.35, 30), (0.5, 30), (0.7, 30), (0.5, 50))
 }
@@ -65,7 +68,7 @@ def main() -> None:
     embedder = SentenceTransformerEmbedder()
     split = load_split(args.beir, args.split)
     questions = load_questions(ROOT / "eval/questions.jsonl")
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     with Progress(console=console) as bar:
         task = bar.add_task("levers", total=len(args.embedding) * len(args.search))
         for emb in args.embedding:
@@ -123,7 +126,7 @@ def main() -> None:
             f"{r['embedding']} / {r['search']}": {
                 "SciFact nDCG@10": r["scifact_ndcg10"],
                 "seed hit@1": r["seed_hit1"],
-            }  # type: ignore[misc]
+            }
             for r in rows
         },
     )
