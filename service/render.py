@@ -22,13 +22,23 @@ def render_text(response: QueryResponse, width: int = 100) -> str:
     for r in response.results:
         c = r.citation
         source = f" — {c.source}" if c.source else ""
+        pages = _pages(c.page_start, c.page_end)
+        page = f", p. {r.highlight.page}" if r.highlight.page and c.page_start != c.page_end else ""
         lines += [
             "",
             f"{c.label} {c.title or c.doc_id}{source}",
-            f"    doc {c.doc_id}  chars {c.char_start}-{c.char_end}  score {r.score:.4f}",
+            f"    doc {c.doc_id}  {pages}chars {c.char_start}-{c.char_end}  score {r.score:.4f}",
             f"    » {r.highlight.text}",
-            f"      (chars {r.highlight.char_start}-{r.highlight.char_end})",
+            f"      (chars {r.highlight.char_start}-{r.highlight.char_end}{page})",
         ]
+        if c.link:
+            lines.append(f"    link {c.link}")
         body = " ".join(r.text.split())
         lines += textwrap.wrap(body, width=width, initial_indent="    ", subsequent_indent="    ")
     return "\n".join(lines) + "\n"
+
+
+def _pages(start: int | None, end: int | None) -> str:
+    if start is None:
+        return ""
+    return f"p. {start}  " if end in (None, start) else f"pp. {start}-{end}  "

@@ -107,6 +107,21 @@ def test_a_pdf_citation_names_the_page_that_holds_the_quote(indexed: Indexed, pa
     assert citation["original"] == original and citation["link"] == original
 
 
+def test_the_plain_text_answer_names_the_page_and_the_link(indexed: Indexed) -> None:
+    """What `scripts/ask.sh` and `citeqa ask` print: the page beside the span, the link."""
+    response = httpx.post(
+        f"{indexed.url}/v1/query",
+        json={"question": PAGE_FACTS[2], "top_k": 1, "filters": {"doc_ids": ["report.pdf"]}},
+        headers={"accept": "text/plain"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    lines = response.text.splitlines()
+    assert any(line.strip().startswith("doc report.pdf  p. 2  chars ") for line in lines)
+    link = "http://citeqa.test/v1/documents/report.pdf/original#page=2"
+    assert f"    link {link}" in lines
+
+
 def test_the_original_pdf_is_served_as_it_came(indexed: Indexed) -> None:
     response = httpx.get(f"{indexed.url}/v1/documents/report.pdf/original")
     assert response.status_code == 200
