@@ -63,7 +63,9 @@ def documents(engine: EngineDep) -> DocumentList:
     return DocumentList(documents=[DocumentSummary.from_info(d) for d in engine.documents()])
 
 
-# Before the route below, which would take ".../original" as part of an id.
+# Before the route below, which would take ".../original" as part of an id. HEAD too: a
+# browser or a download tool asks the size and type before it fetches.
+@v1.head("/documents/{doc_id:path}/original", include_in_schema=False)
 @v1.get(
     "/documents/{doc_id:path}/original",
     response_class=FileResponse,

@@ -127,6 +127,9 @@ def test_the_original_pdf_is_served_as_it_came(indexed: Indexed) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.content == (indexed.folder / "report.pdf").read_bytes()
+    head = httpx.head(f"{indexed.url}/v1/documents/report.pdf/original")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(response.content))
     missing = httpx.get(f"{indexed.url}/v1/documents/notes.md/original")
     assert missing.status_code == 404 and "original" in missing.json()["error"]["message"]
 
