@@ -19,6 +19,7 @@ RRF_K = 60
 DenseKind = Literal["auto", "flat", "ivf"]
 Runtime = Literal["onnx-int8", "onnx", "torch"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
+SentenceVectors = Literal["separate", "pooled"]
 
 FLAT_LIMIT = 50_000
 """Vectors from which ``auto`` uses IVF. Exact search costs ~0.15 ms per 1k 384-dim
@@ -91,6 +92,12 @@ class EngineConfig:
     """What runs the model on a CPU (``index.model.embedder.embedder_for``): ONNX Runtime,
     exported once into ``model_cache``, with int8 weights for questions and float32 for
     passages (``onnx-int8``) or float32 for both (``onnx``); or torch (also the fallback)."""
+    sentence_vectors: SentenceVectors = "separate"
+    """How each passage's sentences get their vectors (highlight, the sentence list, the
+    answerable check): each embedded on its own (``separate``), or pooled from the
+    passage's own token states in the same pass (``pooled``: one model pass at ingest
+    instead of two; its vectors read sentences in context, ``answerable_threshold``
+    must fit them)."""
     model_cache: Path | None = None
     """Where ONNX exports are kept (None: ``<data_dir>/models``)."""
     dense_index: DenseKind = "auto"

@@ -22,11 +22,12 @@ import numpy.typing as npt
 
 from index.config import BUNDLED_MODEL, RUNTIMES, EngineConfig
 from index.errors import ConfigError
-from index.model.onnx_cache import ExportError, OnnxSession, ensure_export, mean_pool
+from index.model.onnx_cache import ExportError, OnnxSession, ensure_export, mean_pool, span_pool
 
 log = logging.getLogger("citeqa")
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[int, int], None]
+Spans = Sequence[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,18 @@ class TokenVectors:
 
     tokens: tuple[str, ...]
     vectors: Vectors
+
+
+@dataclass(frozen=True)
+class PassageVectors:
+    """One pass of the model over passages: a vector each, their token vectors and, where
+    spans were asked for, a vector per span read in its passage's context (``span_pool``;
+    a row of zeros where the model's length limit cut the span off). ``spans`` is None
+    when this embedder cannot pool: the caller embeds those texts on their own."""
+
+    vectors: Vectors
+    tokens: list[TokenVectors]
+    spans: list[Vectors] | None
 
 
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
@@ -70,6 +83,18 @@ class Embedder:
     ) -> tuple[Vectors, list[TokenVectors]]:
         """``embed_many`` and each text's token vectors; one pass of the model where it can."""
         return self.embed_many(texts, batch_size, progress), self.embed_tokens(texts)
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans],
+        batch_size: int = 64,
+        progress: Progress | None = None,
+    ) -> PassageVectors:
+        """Passage vectors, token vectors and the vector of each span of each text (its
+        sentences), from one pass of the model where it can."""
+        vectors, tokens = self.embed_many_with_tokens(texts, batch_size, progress)
+        return PassageVectors(vectors, tokens, None)
 
     def embed_many(
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
@@ -144,43 +169,88 @@ class SentenceTransformerEmbedder(Embedder):
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def _encode_all(self, texts: Sequence[str]) -> list[tuple[Vectors, TokenVectors]]:
-        """Sentence vector and token vectors of each text from one pass of the model."""
+    def _encode_all(
+        self, texts: Sequence[str], spans: Sequence[Spans] | None = None
+    ) -> list[_Encoded]:
+        """Sentence vector, token vectors and span vectors of each text from one pass."""
         model = self._load()
         outputs = model.encode(list(texts), batch_size=32, output_value=None,
                                show_progress_bar=False)  # fmt: skip
-        found: list[tuple[Vectors, TokenVectors]] = []
-        for output in outputs:
+        offsets: list[Any] = [None] * len(texts)
+        if spans is not None:  # the same tokenizer, asked for where each token came from
+            offsets = model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                      max_length=model.max_seq_length)["offset_mapping"]  # fmt: skip
+        found: list[_Encoded] = []
+        for i, output in enumerate(outputs):
             # Rows come padded to the batch's longest text: keep the attended ones.
             length = int(output["attention_mask"].sum())
-            vectors = np.asarray(output["token_embeddings"][:length].float().cpu().numpy(),
-                                 np.float32)  # fmt: skip
+            states = np.asarray(output["token_embeddings"][:length].float().cpu().numpy(),
+                                np.float32)  # fmt: skip
             ids = output["input_ids"][:length].tolist()
             tokens = tuple(model.tokenizer.convert_ids_to_tokens(ids))
             pooled = np.asarray(output["sentence_embedding"].float().cpu().numpy(), np.float32)
-            found.append((_unit(pooled[None, :])[0], TokenVectors(tokens, _unit(vectors))))
+            at = None if spans is None else span_pool(states, offsets[i], spans[i])
+            found.append(
+                _Encoded(_unit(pooled[None, :])[0], TokenVectors(tokens, _unit(states)), at)
+            )
         return found
 
     def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
-        return [tokens for _, tokens in self._encode_all(texts)]
+        return [found.tokens for found in self._encode_all(texts)]
 
     def embed_many_with_tokens(
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
     ) -> tuple[Vectors, list[TokenVectors]]:
+        found = self._passes(texts, None, batch_size, progress)
+        return found.vectors, found.tokens
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans],
+        batch_size: int = 64,
+        progress: Progress | None = None,
+    ) -> PassageVectors:
+        return self._passes(texts, spans, batch_size, progress)
+
+    def _passes(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans] | None,
+        batch_size: int,
+        progress: Progress | None,
+    ) -> PassageVectors:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # as embed_many
-        pairs: list[tuple[Vectors, TokenVectors]] = []
+        found: list[_Encoded] = []
         for start in range(0, len(texts), batch_size):
-            pairs += self._encode_all([texts[i] for i in order[start : start + batch_size]])
+            rows = order[start : start + batch_size]
+            found += self._encode_all([texts[i] for i in rows],
+                                      None if spans is None else [spans[i] for i in rows])  # fmt: skip
             if progress:
-                progress(len(pairs), len(texts))
-        if not pairs:
-            return np.zeros((0, self.dimension), dtype=np.float32), []
+                progress(len(found), len(texts))
+        if not found:
+            return PassageVectors(np.zeros((0, self.dimension), dtype=np.float32), [],
+                                  None if spans is None else [])  # fmt: skip
         back = sorted(range(len(order)), key=lambda i: order[i])
-        return np.vstack([pairs[i][0] for i in back]), [pairs[i][1] for i in back]
+        pooled = None if spans is None else [_spans_of(found[i]) for i in back]
+        return PassageVectors(np.vstack([found[i].vector for i in back]),
+                              [found[i].tokens for i in back], pooled)  # fmt: skip
 
     def embed_with_tokens(self, text: str) -> tuple[Vectors, TokenVectors]:
-        [(vector, tokens)] = self._encode_all([text])
-        return vector, tokens
+        [found] = self._encode_all([text])
+        return found.vector, found.tokens
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    vector: Vectors
+    tokens: TokenVectors
+    spans: Vectors | None
+
+
+def _spans_of(found: _Encoded) -> Vectors:
+    assert found.spans is not None
+    return found.spans
 
 
 class OnnxEmbedder(SentenceTransformerEmbedder):
@@ -249,17 +319,23 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         parts = [session.sentence_vectors(texts[i : i + 64]) for i in range(0, len(texts), 64)]
         return np.vstack(parts) if parts else np.zeros((0, session.dimension), np.float32)
 
-    def _encode_all(self, texts: Sequence[str]) -> list[tuple[Vectors, TokenVectors]]:
+    def _encode_all(
+        self, texts: Sequence[str], spans: Sequence[Spans] | None = None
+    ) -> list[_Encoded]:
         session = self._onnx()
         if session is None:
-            return super()._encode_all(texts)
-        found: list[tuple[Vectors, TokenVectors]] = []
+            return super()._encode_all(texts, spans)
+        found: list[_Encoded] = []
         for start in range(0, len(texts), 64):
-            hidden, mask, tokens = session.run(texts[start : start + 64])
+            hidden, mask, encodings = session.run_encoded(texts[start : start + 64])
             pooled = mean_pool(hidden, mask)
             for row, length in enumerate(mask.sum(axis=1).tolist()):
-                tokens_row = TokenVectors(tuple(tokens[row][:length]), _unit(hidden[row, :length]))
-                found.append((pooled[row], tokens_row))
+                states = hidden[row, :length]
+                tokens = TokenVectors(tuple(encodings[row].tokens[:length]), _unit(states))
+                at = None
+                if spans is not None:
+                    at = span_pool(states, encodings[row].offsets[:length], spans[start + row])
+                found.append(_Encoded(pooled[row], tokens, at))
         return found
 
 
@@ -307,6 +383,15 @@ class SplitEmbedder(Embedder):
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
     ) -> tuple[Vectors, list[TokenVectors]]:
         return self.passages.embed_many_with_tokens(texts, batch_size, progress)
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans],
+        batch_size: int = 64,
+        progress: Progress | None = None,
+    ) -> PassageVectors:
+        return self.passages.embed_passages(texts, spans, batch_size, progress)
 
 
 def embedder_for(config: EngineConfig, cache_dir: Path | None = None) -> Embedder:

@@ -267,6 +267,11 @@ class OnnxSession:
 
     def run(self, texts: Sequence[str]) -> tuple[Vectors, npt.NDArray[np.int64], list[list[str]]]:
         """Token embeddings (padded), the attention mask, and each text's tokens."""
+        hidden, mask, encodings = self.run_encoded(texts)
+        return hidden, mask, [e.tokens for e in encodings]
+
+    def run_encoded(self, texts: Sequence[str]) -> tuple[Vectors, npt.NDArray[np.int64], list[Any]]:
+        """As ``run``, with the tokenizer's encodings (tokens and their character offsets)."""
         encodings = self._tokenizer.encode_batch(list(texts))
         feed = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
@@ -274,12 +279,31 @@ class OnnxSession:
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
         [hidden] = self._session.run(["token_embeddings"], {n: feed[n] for n in self._inputs})
-        return np.asarray(hidden, np.float32), feed["attention_mask"], [e.tokens for e in encodings]
+        return np.asarray(hidden, np.float32), feed["attention_mask"], encodings
 
     def sentence_vectors(self, texts: Sequence[str]) -> Vectors:
         """Mean of the attended token embeddings, unit length (as Pooling + Normalize)."""
         hidden, mask, _ = self.run(texts)
         return mean_pool(hidden, mask)
+
+
+def span_pool(
+    hidden: Vectors, offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+) -> Vectors:
+    """The mean token state inside each character span, unit length: a sentence's vector
+    read in its passage's context. A span no token fell in (cut off by the model's length
+    limit) gets a row of zeros, for the caller to embed on its own."""
+    pooled = np.zeros((len(spans), hidden.shape[1]), dtype=np.float32)
+    if not spans:
+        return pooled
+    starts, ends = np.array(offsets, dtype=np.int64).reshape(-1, 2)[: len(hidden)].T
+    real = ends > starts  # special tokens and padding have empty offsets
+    for i, (start, end) in enumerate(spans):
+        inside = real & (starts >= start) & (ends <= end)
+        if inside.any():
+            mean = hidden[inside].mean(axis=0)
+            pooled[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return pooled
 
 
 def mean_pool(hidden: Vectors, mask: npt.NDArray[np.int64]) -> Vectors:

@@ -71,6 +71,31 @@ class _Embedded:
     token_vectors: list[Vectors] | None
 
 
+@dataclass(frozen=True)
+class _ToEmbed:
+    """One passage as the model reads it (``indexed``: its text, maybe after its title)
+    and its sentences; ``text`` starts at document offset ``offset``, the passage spans
+    ``start:end`` of the document."""
+
+    doc_id: str
+    text: str
+    offset: int
+    sentences: tuple[Span, ...]
+    indexed: str
+    start: int
+    end: int
+
+    def spans_in_indexed(self) -> list[tuple[int, int]]:
+        """The sentences' spans in ``indexed``, which ends with the passage's text."""
+        prefix = len(self.indexed) - (self.end - self.start)
+        return [(prefix + s.start - self.start, prefix + s.end - self.start)
+                for s in self.sentences]  # fmt: skip
+
+    def sentence_text(self, j: int) -> str:
+        span = self.sentences[j]
+        return self.text[span.start - self.offset : span.end - self.offset]
+
+
 def _batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
     stream = iter(documents)
     while batch := list(islice(stream, size)):
@@ -139,16 +164,52 @@ class Writer:
         return list(changes.values()), list(empty)
 
     def _embed(self, changes: Sequence[_Change], progress: Progress | None) -> _Embedded:
-        texts = [
-            indexed_text(c.prepared.passage_text(p), c.prepared.document.title,
-                         self.config.title_in_index)
+        title = self.config.title_in_index
+        passages = [
+            _ToEmbed(c.prepared.document.doc_id, c.prepared.document.text, 0, p.sentences,
+                     indexed_text(c.prepared.passage_text(p), c.prepared.document.title, title),
+                     p.span.start, p.span.end)
             for c in changes for p in c.prepared.passages
         ]  # fmt: skip
-        vectors, tokens = self._passage_vectors(texts, progress)
-        items = [(c.prepared.document.doc_id, c.prepared.document.text, 0, p.sentences)
-                 for c in changes for p in c.prepared.passages]  # fmt: skip
-        sentences = embed_sentences(self.embedder, items, self.config.batch_size, progress)
+        vectors, sentences, tokens = self._vectors(passages, progress)
         return _Embedded(tuple(changes), vectors, sentences, tokens)
+
+    def _vectors(
+        self, passages: Sequence[_ToEmbed], progress: Progress | None
+    ) -> tuple[Vectors, list[Vectors], list[Vectors] | None]:
+        """Passage vectors, each passage's sentence vectors and, with late interaction
+        on, its content-token vectors: one pass of the model with pooled sentences, else
+        a second pass over the sentences."""
+        texts = [p.indexed for p in passages]
+        if self.config.sentence_vectors != "pooled" or not texts:
+            vectors, tokens = self._passage_vectors(texts, progress)
+            items = [(p.doc_id, p.text, p.offset, p.sentences) for p in passages]
+            return vectors, embed_sentences(self.embedder, items, self.config.batch_size,
+                                            progress), tokens  # fmt: skip
+        report = (lambda d, t: progress("embedding", d, t)) if progress else None
+        found = self.embedder.embed_passages(
+            texts, [p.spans_in_indexed() for p in passages], self.config.batch_size, report
+        )
+        tokens = None
+        if self.config.late_weight > 0:
+            tokens = [content_vectors(t) for t in found.tokens]
+        if found.spans is None:  # this embedder cannot pool
+            items = [(p.doc_id, p.text, p.offset, p.sentences) for p in passages]
+            sentences = embed_sentences(self.embedder, items, self.config.batch_size, progress)
+        else:
+            sentences = self._fill_cut_off(passages, found.spans)
+        return found.vectors, sentences, tokens
+
+    def _fill_cut_off(self, passages: Sequence[_ToEmbed], pooled: list[Vectors]) -> list[Vectors]:
+        """Sentences past the model's length limit have no token states to pool: embed
+        those on their own."""
+        missing = [(i, j) for i, rows in enumerate(pooled) for j in np.flatnonzero(
+            ~rows.any(axis=1)).tolist()]  # fmt: skip
+        if missing:
+            texts = [passages[i].sentence_text(j) for i, j in missing]
+            for (i, j), vector in zip(missing, self.embedder.embed_many(texts), strict=True):
+                pooled[i][j] = vector
+        return pooled
 
     def _passage_vectors(
         self, texts: Sequence[str], progress: Progress | None
@@ -214,11 +275,11 @@ class Writer:
         """Re-embed every passage with the configured model (after a model change)."""
         with self.storage.write_lock():
             passages = self.storage.all_passages()
-            texts = [self.storage.text_of(p) for p in passages]
-            vectors, tokens = self._passage_vectors(texts, progress)
-            items = [(p.passage.doc_id, p.passage.text, p.passage.char_start, p.passage.sentences)
-                     for p in passages]  # fmt: skip
-            sentences = embed_sentences(self.embedder, items, self.config.batch_size, progress)
+            vectors, sentences, tokens = self._vectors(
+                [_ToEmbed(p.passage.doc_id, p.passage.text, p.passage.char_start,
+                          p.passage.sentences, self.storage.text_of(p), p.passage.char_start,
+                          p.passage.char_end)
+                 for p in passages], progress)  # fmt: skip
             dimension = int(vectors.shape[1]) if len(vectors) else self.embedder.dimension
             self.storage.replace_vectors(
                 [p.row_id for p in passages], vectors, sentences, tokens, self._meta(dimension)
