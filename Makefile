@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores bench-sentences load eval eval-scifact eval-pdf clean
+.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores bench-sentences load eval eval-scifact eval-pdf eval-html clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -89,6 +89,13 @@ eval-scifact: install
 # Is a sentence from page N cited as page N? Real public PDFs (eval/pdfs)
 eval-pdf: install
 	$(PY) -m eval.pdf_pages
+
+# Web pages: is what citeqa indexes the article? trafilatura's evaluation set (990 pages),
+# beside trafilatura's extract() -> eval/reports/html-extraction.{md,json,png}. Get it with
+# git clone --depth 1 https://github.com/adbar/trafilatura data/cache/trafilatura
+TRAFILATURA ?= data/cache/trafilatura
+eval-html: install
+	$(PY) -m eval.html_extraction $(TRAFILATURA)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -8,7 +8,8 @@ chrome (app banners, donation appeals, captions, mastheads) comes in whole lines
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from index.documents import Span
@@ -125,7 +126,7 @@ def _letter_words(line: _Line) -> int:
     return sum(1 for word in line.text.split() if any(ch.isalpha() for ch in word))
 
 
-def clean(text: str, markdown: bool = False) -> Cleaned:
+def clean(text: str, markdown: bool = False, skipped: Sequence[Span] = ()) -> Cleaned:
     """Mark boilerplate lines, and detect the headline and the publisher.
 
     In ``markdown``, the first ATX heading is the title, and the ``#`` markers of the
@@ -141,7 +142,7 @@ def clean(text: str, markdown: bool = False) -> Cleaned:
     headings = _headings(lines) if markdown else {}
     kinds: dict[int, str] = {}
     _mark_line_rules(lines, kinds)
-    _mark_repeats_and_captions(lines, kinds)
+    _mark_repeats_and_captions(lines, kinds, _within(lines, skipped))
     title = _mark_title(text, lines, kinds, headings)
     if len(kinds) == len(lines):
         # Nothing but a headline (a one-line note, a short claim): that line is the content.
@@ -188,6 +189,18 @@ def _heading_markers(line: _Line, heading: Span) -> list[Boilerplate]:
     return [Boilerplate(span, "heading") for span in markers if span.start < span.end]
 
 
+def _within(lines: list[_Line], skipped: Sequence[Span]) -> set[int]:
+    """The lines a reader already skipped (site chrome, page furniture)."""
+    ranges = sorted((s.start, s.end) for s in skipped)
+    starts = [a for a, _ in ranges]
+    found = set()
+    for i, line in enumerate(lines):
+        k = bisect_right(starts, line.start) - 1
+        if k >= 0 and ranges[k][0] <= line.start and line.end <= ranges[k][1]:
+            found.add(i)
+    return found
+
+
 def _mark_line_rules(lines: list[_Line], kinds: dict[int, str]) -> None:
     appeal_left = 0
     for i, line in enumerate(lines):
@@ -205,10 +218,13 @@ def _mark_line_rules(lines: list[_Line], kinds: dict[int, str]) -> None:
             kinds[i] = "caption"
 
 
-def _mark_repeats_and_captions(lines: list[_Line], kinds: dict[int, str]) -> None:
+def _mark_repeats_and_captions(
+    lines: list[_Line], kinds: dict[int, str], skipped: set[int]
+) -> None:
+    """A line equal to the one before is a repeat, unless that one is never indexed."""
     for i in range(1, len(lines)):
         prev, line = _norm(lines[i - 1].text), _norm(lines[i].text)
-        if line == prev:
+        if line == prev and i - 1 not in skipped:
             kinds.setdefault(i, "repeat")
         elif line.startswith(prev) and _CREDIT_RE.search(lines[i].text[len(lines[i - 1].text) :]):
             # "Caption" then "Caption Photograph: X": both lines are the photo caption.

@@ -17,6 +17,7 @@ of meta tags, JSON-LD and ``<time>`` (htmldate for the date).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -27,7 +28,7 @@ from index.errors import BadDocumentError
 from index.validation import safe_url
 
 _SKIP_TAGS = frozenset(
-    "script style noscript template head svg math iframe object embed canvas select option "
+    "script style template head rt rp svg math iframe object embed canvas select option "
     "textarea input button audio video picture source track map area dialog".split()
 )
 _BLOCK_TAGS = frozenset(
@@ -37,8 +38,12 @@ _BLOCK_TAGS = frozenset(
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _WORD = re.compile(r"\w+")
+_TEMPLATE = re.compile(r"^\s*text/(?:template|html)\s*$", re.I)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 KEEP_SHARE = 0.5
 """A line is article text when at least this share of its words align with the article."""
+REALIGN_ROUNDS = 3
+REALIGN_MIN_RUN = 3
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,8 @@ def read_html(markup: str, name: str, url: str | None = None) -> HtmlText:
     """The page's visible text, with what is not its article marked to skip."""
     import trafilatura
 
-    try:
-        tree = _lxml_html().document_fromstring(markup)
+    try:  # lxml refuses a str that declares its encoding (XHTML's <?xml ...?>)
+        tree = _lxml_html().document_fromstring(_XML_DECLARATION.sub("", markup, count=1))
     except (ValueError, TypeError) as exc:  # lxml: empty or unparsable document
         raise BadDocumentError(f"{name}: not a readable HTML page ({exc})") from None
     lines = list(_visible_lines(tree))
@@ -82,7 +87,8 @@ def read_html(markup: str, name: str, url: str | None = None) -> HtmlText:
     article = trafilatura.extract(
         markup, url=url, include_comments=False, include_tables=True, fast=False
     )
-    skipped = _skipped(text, spans, article or "")
+    # No article found (a page of links, a form): better the page with its chrome than none.
+    skipped = _skipped(text, spans, article) if article and _WORD.search(article) else []
     meta = trafilatura.extract_metadata(markup, default_url=url)
     return HtmlText(
         text,
@@ -114,14 +120,18 @@ def _visible_lines(root: Any) -> Iterator[str]:
     pieces: list[str] = []
 
     def flush() -> Iterator[str]:
-        line = " ".join("".join(pieces).split())
+        line = _visible("".join(pieces))
         pieces.clear()
         if line:
             yield line
 
     def walk(element: Any, pre: bool) -> Iterator[str]:
         tag = element.tag.lower() if isinstance(element.tag, str) else None  # None: a comment
-        if tag is not None and tag not in _SKIP_TAGS and not _hidden(element):
+        if tag == "script" and _TEMPLATE.search(element.get("type", "")) and element.text:
+            yield from flush()  # markup that scripts render into the page (Blogger's posts)
+            if (rendered := _template(element.text)) is not None:
+                yield from walk(rendered, pre)
+        elif tag is not None and tag not in _SKIP_TAGS and not _hidden(element):
             block = tag in _BLOCK_TAGS
             if block or tag == "br":
                 yield from flush()
@@ -150,6 +160,21 @@ def _visible_lines(root: Any) -> Iterator[str]:
     yield from flush()
 
 
+def _template(markup: str) -> Any:
+    try:
+        return _lxml_html().fragment_fromstring(markup, create_parent="div")
+    except (ValueError, TypeError):  # lxml: not markup after all
+        return None
+
+
+def _visible(text: str) -> str:
+    """Whitespace collapsed, invisible format characters (soft hyphens, zero-width
+    spaces) dropped and NFC composed, as a reader sees and would quote it."""
+    if not text.isprintable():
+        text = "".join(c for c in text if c.isprintable() or c.isspace())
+    return unicodedata.normalize("NFC", " ".join(text.split()))
+
+
 def _join(lines: list[str]) -> tuple[str, list[Span]]:
     """One blank line between blocks, as in the seed articles."""
     spans: list[Span] = []
@@ -158,6 +183,30 @@ def _join(lines: list[str]) -> tuple[str, list[Span]]:
         spans.append(Span(cursor, cursor + len(line)))
         cursor += len(line) + 2
     return "\n\n".join(lines), spans
+
+
+def _aligned(words: list[str], wanted: list[str]) -> set[int]:
+    """The indices of ``words`` that align with ``wanted``. An alignment keeps order, so
+    a part the extractor moved (a live blog's entries, a lead set apart) is aligned
+    again, word runs of at least ``REALIGN_MIN_RUN``, among the words still unmatched."""
+    found: set[int] = set()
+    used: set[int] = set()
+    page, article = list(range(len(words))), list(range(len(wanted)))
+    for round_ in range(1 + REALIGN_ROUNDS):
+        matcher = SequenceMatcher(
+            None, [words[i] for i in page], [wanted[j] for j in article], autojunk=False
+        )
+        new = 0
+        for block in matcher.get_matching_blocks():
+            if block.size and (round_ == 0 or block.size >= REALIGN_MIN_RUN):
+                found.update(page[block.a : block.a + block.size])
+                used.update(article[block.b : block.b + block.size])
+                new += block.size
+        page = [i for i in page if i not in found]
+        article = [j for j in article if j not in used]
+        if not new or not page or not article:
+            break
+    return found
 
 
 def _skipped(text: str, spans: list[Span], article: str) -> list[Span]:
@@ -170,10 +219,8 @@ def _skipped(text: str, spans: list[Span], article: str) -> list[Span]:
         owner += [i] * len(found)
     wanted = [w.casefold() for w in _WORD.findall(article)]
     matched = [0] * len(spans)
-    matcher = SequenceMatcher(None, words, wanted, autojunk=False)
-    for block in matcher.get_matching_blocks():
-        for k in range(block.a, block.a + block.size):
-            matched[owner[k]] += 1
+    for k in _aligned(words, wanted):
+        matched[owner[k]] += 1
     skipped: list[Span] = []
     for i, span in enumerate(spans):
         total = len(_WORD.findall(text, span.start, span.end))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from index.config import ChunkSpec
 from index.documents import Document, Span
 from index.read.chunking import chunk_block
-from index.read.cleaning import Boilerplate, clean
+from index.read.cleaning import Boilerplate, Cleaned, clean
 from index.read.sentences import sentence_spans
 
 
@@ -39,13 +39,24 @@ def indexed_text(text: str, title: str | None, with_title: bool) -> str:
     return f"{title} {text}" if with_title and title else text
 
 
-def prepare(doc: Document, spec: ChunkSpec) -> PreparedDocument:
-    """Passages cover only content; a title or source given by the caller wins over
-    what cleaning detects."""
-    cleaned = clean(doc.text, markdown=doc.metadata.get("format") == "markdown")
+def _cleaned(doc: Document) -> Cleaned:
+    markdown = doc.metadata.get("format") == "markdown"
+    cleaned = clean(doc.text, markdown=markdown, skipped=doc.layout.skipped)
     if doc.layout.skipped:  # the reader's own finds: page furniture, site chrome
         found = tuple(Boilerplate(span, "reader") for span in doc.layout.skipped)
         cleaned = replace(cleaned, skip=cleaned.skip + found)
+    return cleaned
+
+
+def content_spans(doc: Document) -> list[Span]:
+    """The ranges of the text that are indexed: outside every skipped span."""
+    return _cleaned(doc).content_blocks(doc.text)
+
+
+def prepare(doc: Document, spec: ChunkSpec) -> PreparedDocument:
+    """Passages cover only content; a title or source given by the caller wins over
+    what cleaning detects."""
+    cleaned = _cleaned(doc)
     doc = replace(doc, title=doc.title or cleaned.title, source=doc.source or cleaned.source)
     passages: list[NewPassage] = []
     for block in cleaned.content_blocks(doc.text):

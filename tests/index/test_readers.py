@@ -93,6 +93,72 @@ def test_a_web_page_indexes_its_article_and_skips_its_chrome() -> None:
         assert chrome in doc.text and chrome not in indexed  # shown, dimmed, not searched
 
 
+def _page(body: str, head: str = "") -> bytes:
+    return (f"<!doctype html><html><head><title>Envoy</title>{head}</head>"
+            f"<body>{body}</body></html>").encode()  # fmt: skip
+
+
+def _article(text: str = "") -> str:
+    return "<article>" + "".join(f"<p>{p}</p>" for p in ARTICLE) + text + "</article>"
+
+
+def test_an_xhtml_page_with_an_xml_declaration_reads() -> None:
+    page = b'<?xml version="1.0" encoding="utf-8"?>\n' + _page(_article())
+    indexed = _indexed(*_parts(read_bytes("envoy.xhtml.html", page)))
+    assert all(paragraph in indexed for paragraph in ARTICLE)
+
+
+def test_invisible_characters_are_dropped_and_text_composed_so_quotes_match() -> None:
+    # A soft hyphen and a zero-width space are invisible; "u" + combining diaeresis is "ü".
+    odd = "The tan\u00adker sche\u200bdule was agreed in Zu\u0308rich on Monday, officials said."
+    doc = read_bytes("envoy.html", _page(_article(f"<p>{odd}</p>")))
+    assert "The tanker schedule was agreed in Zürich on Monday, officials said." in doc.text
+    assert "\u00ad" not in doc.text and "\u200b" not in doc.text
+
+
+def test_ruby_readings_are_left_out_and_noscript_text_is_read() -> None:
+    body = (
+        "<noscript>"
+        + _article("<p><ruby>災害<rt>さいがい</rt></ruby>に気をつけて</p>")
+        + "</noscript>"
+    )
+    doc = read_bytes("envoy.html", _page(body))
+    assert "災害に気をつけて" in doc.text and "さいがい" not in doc.text
+    assert ARTICLE[0] in _indexed(*_parts(doc))  # a page whose whole body is in <noscript>
+
+
+def test_a_post_rendered_from_a_template_script_is_read() -> None:
+    template = "<script type='text/template'>" + _article() + "</script>"
+    doc = read_bytes("blog.html", _page(f"<div class='post-body'>{template}</div>"))
+    assert all(paragraph in doc.text for paragraph in ARTICLE)
+
+
+def test_a_page_with_no_article_found_is_indexed_whole_rather_than_not_at_all() -> None:
+    links = "".join(
+        f"<li><a href='/{i}'>Oil minister meets envoy, part {i}</a></li>" for i in range(3)
+    )
+    doc = read_bytes("links.html", _page(f"<ul>{links}</ul>"))
+    assert doc.layout.skipped == ()
+    assert prepare(doc, ChunkSpec()).passages
+
+
+def test_a_line_equal_to_a_skipped_one_is_still_indexed() -> None:
+    # The deck is in a teaser (chrome) and again in the article, right after it.
+    deck = "Envoy: the talks with the oil minister will go on next month"
+    body = f"<div class='teaser'><a href='/x'>{deck}</a></div>" + _article().replace(
+        "<article>", f"<article><p>{deck}</p>"
+    )
+    doc = read_bytes("envoy.html", _page(body))
+    spans = [(s.start, s.end) for s in doc.layout.skipped]
+    assert doc.text.count(deck) == 2 and doc.text.index(deck) in [a for a, _ in spans]
+    passages = prepare(doc, ChunkSpec()).passages
+    assert any(deck in doc.text[p.span.start : p.span.end] for p in passages)
+
+
+def _parts(doc: object) -> tuple[str, tuple]:  # type: ignore[type-arg]
+    return doc.text, doc.layout.skipped  # type: ignore[attr-defined]
+
+
 def test_a_mixed_folder_reads_in_one_pass_and_lists_what_it_skipped(tmp_path: Path) -> None:
     (tmp_path / "report.pdf").write_bytes(report_pdf())
     (tmp_path / "memo.docx").write_bytes(memo_docx())
