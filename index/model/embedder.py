@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from index.config import BUNDLED_MODEL, RUNTIMES, EngineConfig
+from index.config import BUNDLED_MODEL, MODEL_BATCH, RUNTIMES, EngineConfig
 from index.errors import ConfigError
 from index.model.onnx_cache import ExportError, OnnxSession, ensure_export, mean_pool, span_pool
 
@@ -79,7 +79,7 @@ class Embedder:
         return self.embed(text), self.embed_tokens([text])[0]
 
     def embed_many_with_tokens(
-        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+        self, texts: Sequence[str], batch_size: int = MODEL_BATCH, progress: Progress | None = None
     ) -> tuple[Vectors, list[TokenVectors]]:
         """``embed_many`` and each text's token vectors; one pass of the model where it can."""
         return self.embed_many(texts, batch_size, progress), self.embed_tokens(texts)
@@ -88,7 +88,7 @@ class Embedder:
         self,
         texts: Sequence[str],
         spans: Sequence[Spans],
-        batch_size: int = 64,
+        batch_size: int = MODEL_BATCH,
         progress: Progress | None = None,
     ) -> PassageVectors:
         """Passage vectors, token vectors and the vector of each span of each text (its
@@ -97,7 +97,7 @@ class Embedder:
         return PassageVectors(vectors, tokens, None)
 
     def embed_many(
-        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+        self, texts: Sequence[str], batch_size: int = MODEL_BATCH, progress: Progress | None = None
     ) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -199,7 +199,7 @@ class SentenceTransformerEmbedder(Embedder):
         return [found.tokens for found in self._encode_all(texts)]
 
     def embed_many_with_tokens(
-        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+        self, texts: Sequence[str], batch_size: int = MODEL_BATCH, progress: Progress | None = None
     ) -> tuple[Vectors, list[TokenVectors]]:
         found = self._passes(texts, None, batch_size, progress)
         return found.vectors, found.tokens
@@ -208,7 +208,7 @@ class SentenceTransformerEmbedder(Embedder):
         self,
         texts: Sequence[str],
         spans: Sequence[Spans],
-        batch_size: int = 64,
+        batch_size: int = MODEL_BATCH,
         progress: Progress | None = None,
     ) -> PassageVectors:
         return self._passes(texts, spans, batch_size, progress)
@@ -316,7 +316,8 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         session = self._onnx()
         if session is None:
             return super().embed_batch(texts)
-        parts = [session.sentence_vectors(texts[i : i + 64]) for i in range(0, len(texts), 64)]
+        parts = [session.sentence_vectors(texts[i : i + MODEL_BATCH])
+                 for i in range(0, len(texts), MODEL_BATCH)]  # fmt: skip
         return np.vstack(parts) if parts else np.zeros((0, session.dimension), np.float32)
 
     def _encode_all(
@@ -326,8 +327,8 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         if session is None:
             return super()._encode_all(texts, spans)
         found: list[_Encoded] = []
-        for start in range(0, len(texts), 64):
-            hidden, mask, encodings = session.run_encoded(texts[start : start + 64])
+        for start in range(0, len(texts), MODEL_BATCH):
+            hidden, mask, encodings = session.run_encoded(texts[start : start + MODEL_BATCH])
             pooled = mean_pool(hidden, mask)
             for row, length in enumerate(mask.sum(axis=1).tolist()):
                 states = hidden[row, :length]
@@ -375,12 +376,12 @@ class SplitEmbedder(Embedder):
         return self.passages.embed_tokens(texts)
 
     def embed_many(
-        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+        self, texts: Sequence[str], batch_size: int = MODEL_BATCH, progress: Progress | None = None
     ) -> Vectors:
         return self.passages.embed_many(texts, batch_size, progress)
 
     def embed_many_with_tokens(
-        self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
+        self, texts: Sequence[str], batch_size: int = MODEL_BATCH, progress: Progress | None = None
     ) -> tuple[Vectors, list[TokenVectors]]:
         return self.passages.embed_many_with_tokens(texts, batch_size, progress)
 
@@ -388,7 +389,7 @@ class SplitEmbedder(Embedder):
         self,
         texts: Sequence[str],
         spans: Sequence[Spans],
-        batch_size: int = 64,
+        batch_size: int = MODEL_BATCH,
         progress: Progress | None = None,
     ) -> PassageVectors:
         return self.passages.embed_passages(texts, spans, batch_size, progress)
