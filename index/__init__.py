@@ -42,7 +42,7 @@ from index.read.sources import (
 from index.read.web import FetchPolicy, fetch
 from index.search.fusion import rrf
 from index.search.packing import Block, Packed, pack
-from index.store.protocol import Filters
+from index.store.protocol import CompactReport, Filters
 from index.timing import Progress
 from index.write.ingest import DocumentChange, IngestReport
 
@@ -55,6 +55,7 @@ __all__ = [
     "Block",
     "ChunkSpec",
     "CiteqaError",
+    "CompactReport",
     "ConfigError",
     "Document",
     "DocumentChange",

@@ -29,7 +29,7 @@ from index.store.local.db import Store
 from index.store.local.generations import IndexFiles
 from index.store.local.storage import LocalStorage
 from index.store.local.tokens import TokenFiles
-from index.store.protocol import TITLE_META, Filters, Storage
+from index.store.protocol import TITLE_META, CompactReport, Filters, Storage
 from index.timing import Laps, Progress
 from index.validation import linkable
 from index.write.ingest import IngestReport, Writer
@@ -161,6 +161,16 @@ class Engine:
         with self._swap:
             if not self.writer.delete(doc_id):
                 self.storage.document(doc_id)  # raises NotFoundError with the usual message
+
+    def compact(self) -> CompactReport:
+        """Train the dense index its size calls for (writes never do), merge token
+        segments and reclaim deleted rows' space; searches go on meanwhile."""
+        with self._swap:
+            return self.writer.compact()
+
+    @property
+    def wants_compact(self) -> bool:
+        return self.storage.wants_compact
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every passage with the configured model (after a model change)."""

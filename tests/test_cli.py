@@ -46,6 +46,33 @@ def test_ingest_ask_documents_delete(tmp_path: Path) -> None:
     gone = runner.invoke(app, ["delete", "002_97bb957da4f5db3c.txt", "--data-dir", data])
     assert gone.exit_code == 1 and "no document" in gone.output
 
+    asked = ["ask", BOLTON, "-k", "3", "--json", "--data-dir", data]
+    before = json.loads(runner.invoke(app, asked).stdout)["results"]
+    compacted = runner.invoke(app, ["compact", "--data-dir", data])
+    assert compacted.exit_code == 0, compacted.output
+    assert re.search(
+        r"token segments 1\s+->\s+1\s+\([1-9][\d,]*\s+dead\s+rows\s+dropped\)", compacted.output
+    )
+    assert json.loads(runner.invoke(app, asked).stdout)["results"] == before
+
+
+@pytest.mark.model
+def test_an_ingest_past_the_exact_limit_trains_once_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITEQA_DENSE_FLAT_LIMIT", "40")  # the seeds make about 85 passages
+    data = str(tmp_path / "data")
+    left = runner.invoke(app, ["ingest", str(SEEDS), "--data-dir", data, "--no-compact"])
+    assert left.exit_code == 0 and "training" not in left.output
+    trained = runner.invoke(app, ["compact", "--data-dir", data])
+    assert re.search(
+        r"dense: flat\s+\(exact\),\s+\d+\s+vectors\s+->\s+ivf\s+\(\d+\s+lists\)", trained.output
+    )
+    other = str(tmp_path / "other")
+    once = runner.invoke(app, ["ingest", str(SEEDS), "--data-dir", other, "--batch-size", "2"])
+    assert once.exit_code == 0, once.output
+    assert once.output.count("training it") == 1 and re.search(r"->\s+ivf\s+\(", once.output)
+
 
 def test_cli_errors_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     missing = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--data-dir", str(tmp_path)])

@@ -75,6 +75,22 @@ class Staged:
 
 
 @dataclass(frozen=True)
+class CompactReport:
+    """What a compaction did: the dense index it left, token segments merged (rows of
+    deleted passages dropped) and the store's size on disk before and after."""
+
+    generation: int
+    dense_before: str
+    dense_after: str
+    token_segments_before: int = 0
+    token_segments_after: int = 0
+    token_rows_dropped: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class TokenRows:
     """Late interaction's input: the token vectors of the passages that have them, stacked,
     with each passage's row count."""
@@ -162,6 +178,16 @@ class Storage(Protocol):
         returns the new generation. The caller holds ``write_lock``."""
 
     def delete(self, doc_id: str) -> bool: ...
+
+    @property
+    def wants_compact(self) -> bool:
+        """Writes left the dense index other than its size calls for (e.g. exact past
+        the IVF limit, because a write never trains): ``compact`` fixes it."""
+
+    def compact(self) -> CompactReport:
+        """Retrain the dense index if its size calls for it, merge token segments and
+        reclaim the space of deleted rows; the caller holds the lock. Readers keep
+        searching the generation they hold and swap to the new one."""
 
     def all_passages(self) -> list[StoredPassage]: ...
 

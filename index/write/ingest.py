@@ -24,7 +24,7 @@ from index.model.embedder import Embedder, Vectors
 from index.model.tokens import content_vectors, passage_tokens
 from index.read.passages import PreparedDocument, content_hash, indexed_text, prepare
 from index.store.originals import Originals
-from index.store.protocol import TITLE_META, Staged, Storage
+from index.store.protocol import TITLE_META, CompactReport, Staged, Storage
 from index.timing import Progress
 from index.validation import check_document_fields
 
@@ -270,6 +270,12 @@ class Writer:
         """Remove one document and its passages; False if it was not there."""
         with self.storage.write_lock():
             return self.storage.delete(doc_id)
+
+    def compact(self) -> CompactReport:
+        """Retrain and merge what writes left as they were (see ``Storage.compact``)."""
+        with self.storage.write_lock():
+            self.storage.repair()
+            return self.storage.compact()
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Re-embed every passage with the configured model (after a model change)."""

@@ -1,6 +1,7 @@
-"""The `citeqa` command: ingest, serve, mcp, ask, documents, delete, reindex, migrate.
+"""The `citeqa` command: ingest, compact, serve, mcp, ask, documents, delete, reindex,
+migrate.
 
-The commands live by group: ``indexing`` (ingest, documents, delete, reindex, migrate),
+The commands live by group: ``indexing`` (ingest, compact, documents, delete, reindex, migrate),
 ``asking`` (ask, eval) and ``serving`` (serve, mcp), on what ``shared`` holds; this module
 makes the one Typer ``app`` of them, in the order ``citeqa --help`` lists them.
 """
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 
 from service.cli.asking import ask, eval_command
-from service.cli.indexing import delete, documents, ingest, migrate, reindex
+from service.cli.indexing import compact, delete, documents, ingest, migrate, reindex
 from service.cli.serving import mcp_command, serve
 from service.cli.shared import fail
 
@@ -51,6 +52,7 @@ def _options(
 
 
 app.command()(ingest)
+app.command()(compact)
 app.command()(ask)
 app.command()(documents)
 app.command()(delete)

@@ -1,4 +1,5 @@
-"""Commands that write or list the index: ingest, documents, delete, reindex, migrate."""
+"""Commands that write or list the index: ingest, compact, documents, delete, reindex,
+migrate."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from index import (
     CiteqaError,
+    CompactReport,
     Engine,
     NotFoundError,
     SkippedFile,
@@ -49,6 +51,14 @@ def ingest(
             help="Documents per committed batch [env CITEQA_INGEST_BATCH, 64]",
         ),
     ] = None,
+    no_compact: Annotated[
+        bool,
+        typer.Option(
+            "--no-compact",
+            help="Leave the dense index exact even past the IVF limit (`citeqa compact` "
+            "trains it later)",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     model: Model = None,
 ) -> None:
@@ -57,7 +67,9 @@ def ingest(
     Each batch is committed on its own: an interrupted run keeps what it committed, and
     running it again carries on from there. A link is fetched as the server would
     (CITEQA_FETCH_* settings; private and loopback addresses refused); one that cannot
-    be read is listed and the command ends with exit code 1 after the rest went in."""
+    be read is listed and the command ends with exit code 1 after the rest went in.
+    No batch waits for the dense index to be trained: when the corpus has outgrown an
+    exact index, it is trained once at the end, as `citeqa compact` does."""
     settings = load_settings(data_dir=data_dir, model=model, ingest_batch=batch_size)
     skipped: list[SkippedFile] = []
     engine = open_engine(settings, create=True)
@@ -67,6 +79,9 @@ def ingest(
                 sources, settings.fetch_policy(), strict=strict, on_skip=skipped.append
             )
             report = engine.ingest(documents, reporter(bar), count_sources(sources))
+        if engine.wants_compact and not no_compact:
+            err.print("the dense index outgrew its kind: training it (citeqa compact) ...")
+            _print_compact(engine.compact())
     except CiteqaError as exc:
         fail(str(exc))
     finally:
@@ -83,6 +98,33 @@ def ingest(
     )
     if any(is_link(item.path) for item in skipped):
         raise typer.Exit(1)
+
+
+def compact(data_dir: DataDir = None) -> None:
+    """Train the dense index its size calls for (IVF past CITEQA_DENSE_FLAT_LIMIT; writes
+    never train), merge token segments, drop deleted rows and VACUUM SQLite. Safe beside
+    a running server: it searches the generation it holds until the new one is out."""
+    engine = open_engine(load_settings(data_dir=data_dir))
+    try:
+        _print_compact(engine.compact())
+    except CiteqaError as exc:
+        fail(str(exc))
+    finally:
+        engine.close()
+
+
+def _print_compact(done: CompactReport) -> None:
+    if done.note:
+        err.print(done.note, highlight=False)
+        return
+    err.print(
+        f"dense: {done.dense_before} -> {done.dense_after}; token segments "
+        f"{done.token_segments_before} -> {done.token_segments_after} "
+        f"({done.token_rows_dropped:,} dead rows dropped); on disk "
+        f"{done.bytes_before / 2**20:,.1f} MB -> {done.bytes_after / 2**20:,.1f} MB "
+        f"(generation {done.generation})",
+        highlight=False,
+    )
 
 
 def documents(data_dir: DataDir = None) -> None:

@@ -147,23 +147,33 @@ def documents(count: int) -> list[Document]:
     ]
 
 
-def test_an_engine_over_the_limit_publishes_and_reloads_an_ivf_generation(
+def test_a_write_never_trains_and_compact_publishes_an_ivf_generation(
     tmp_path: Path,
 ) -> None:
     config = EngineConfig(data_dir=tmp_path, dense_flat_limit=40)
     engine = Engine.open(config, HashEmbedder(64), create=True)
     engine.ingest(documents(30))
     assert isinstance(engine.files.current.dense, FaissVectors)
-    assert engine.files.current.dense.kind == "flat"
+    assert engine.files.current.dense.kind == "flat" and not engine.wants_compact
     engine.ingest(documents(60))
     dense = engine.files.current.dense
+    assert isinstance(dense, FaissVectors) and dense.kind == "flat" and len(dense) == 60
+    assert engine.wants_compact  # past the limit, searched exactly until compacted
+    exact = [h.passage.passage_id for h in engine.search("parrots and ships", mode="dense").hits]
+    report = engine.compact()
+    dense = engine.files.current.dense
     assert isinstance(dense, FaissVectors) and dense.kind == "ivf" and len(dense) == 60
+    assert report.dense_before.startswith("flat") and report.dense_after.startswith("ivf")
+    assert not engine.wants_compact
+    assert [
+        h.passage.passage_id for h in engine.search("parrots and ships", mode="dense").hits
+    ] == exact
     engine.delete("d7")
     assert len(engine.files.current.dense) == 59
     before = [h.passage.passage_id for h in engine.search("parrots and ships", mode="dense").hits]
     assert before and all(h.passage.doc_id != "d7" for h in engine.search("story 7").hits)
     engine.close()
-    saved = sorted((tmp_path / "indexes").glob("gen-*/dense.faiss"))[-1]
+    [saved] = sorted((tmp_path / "indexes" / "dense").glob("base-*.faiss"))
     assert faiss.try_extract_index_ivf(faiss.read_index(str(saved))) is not None
     reopened = Engine.open(config, HashEmbedder(64))
     loaded = reopened.files.current.dense

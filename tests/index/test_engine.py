@@ -93,7 +93,9 @@ def test_a_damaged_faiss_file_is_rebuilt_from_sqlite(tmp_path: Path) -> None:
     engine = open_engine(tmp_path)
     engine.ingest(DOCS)
     engine.close()
-    for faiss_file in (tmp_path / "indexes").rglob("dense.faiss"):
+    damaged = list((tmp_path / "indexes" / "dense").glob("base-*.faiss"))
+    assert damaged
+    for faiss_file in damaged:
         faiss_file.write_bytes(b"garbage")
     reopened = open_engine(tmp_path)
     assert reopened.search("dogs bark", mode="dense").hits[0].passage.doc_id == "b"

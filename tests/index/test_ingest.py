@@ -21,6 +21,7 @@ from index import (
 )
 from index.model.embedder import Vectors
 from index.store.local.dense import FaissVectors
+from index.store.local.dense_files import read_layout
 from index.store.lock import is_locked, write_lock
 
 WORDS = "amber basil cedar delta ember fjord garnet harbor indigo juniper kelp lumen".split()
@@ -159,7 +160,9 @@ def test_files_holding_other_ids_than_sqlite_are_not_trusted(tmp_path: Path) -> 
     engine = open_engine(tmp_path)
     engine.ingest(corpus(4))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    path = tmp_path / "indexes" / manifest["folder"] / "dense.faiss"
+    found = read_layout(tmp_path / "indexes" / manifest["folder"])
+    assert found is not None
+    path = tmp_path / "indexes" / "dense" / found[0].base
     dense = FaissVectors.load(path)
     ids = dense.ids()
     vectors = np.stack([np.asarray(dense._index.reconstruct(int(i))) for i in ids])
@@ -233,7 +236,9 @@ def test_old_generations_are_pruned_and_temp_folders_of_dead_writers_removed(
     (tmp_path / "indexes" / ".gen-00000099.12345.tmp").mkdir()
     engine.ingest(corpus(6))
     names = sorted(p.name for p in (tmp_path / "indexes").iterdir())
-    assert names == ["gen-00000006"]  # only the one the manifest names
+    assert names == ["dense", "gen-00000006"]  # only the generation the manifest names
+    dense = sorted((p.name for p in (tmp_path / "indexes" / "dense").iterdir()), reverse=True)
+    assert dense == ["base-00000001.faiss", *(f"add-{n:08d}.npz" for n in range(6, 1, -1))]
     engine.close()
 
 

@@ -7,7 +7,7 @@ import index
 
 EXPORTED = [
     "BUNDLED_MODEL", "MODES", "RRF_K", "BadDocumentError", "BadQueryError", "Block", "ChunkSpec",
-    "CiteqaError", "ConfigError", "Document", "DocumentChange", "DocumentInfo", "Embedder", "Engine",
+    "CiteqaError", "CompactReport", "ConfigError", "Document", "DocumentChange", "DocumentInfo", "Embedder", "Engine",
     "EngineConfig", "FetchPolicy", "Filters", "HashEmbedder", "Highlight", "Hit",
     "IndexStateError", "IngestReport", "Layout", "Mode", "ModelMismatchError", "NotFoundError",
     "Original", "Packed", "Passage", "Progress", "SearchResult", "SentenceTransformerEmbedder",

@@ -81,6 +81,13 @@ class Store(DocumentRows, PassageRows, VectorRows, TokenSpanRows, MetaRows):
                 MIGRATIONS[number](db)
                 db.execute(f"PRAGMA user_version = {number + 1}")
 
+    def vacuum(self) -> None:
+        """Give deleted rows' pages back to the file system (outside any transaction;
+        waits for readers like any write)."""
+        with self._lock:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def integrity_ok(self) -> bool:
         with self._lock:
             return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

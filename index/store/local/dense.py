@@ -2,8 +2,10 @@
 
 ``FaissVectors`` holds an exact index (``IndexIDMap2(IndexFlatIP)``) while the corpus is
 small and an inverted-file one (``IndexIVFFlat``, approximate) once it is large, as its
-``DensePolicy`` says; both keep passage row ids, remove single passages and filter by id,
-and the index changes type by itself when an add or a remove crosses the limit.
+``DensePolicy`` says; both keep passage row ids, remove single passages and filter by id.
+A write adds without retraining (the exact index stays exact past the limit), so no
+write waits minutes for k-means; ``tuned`` gives the kind the size calls for, at
+``citeqa compact`` or whenever the whole index is built.
 ``NumpyVectors`` (brute force, no dependency) answers the same calls.
 """
 
@@ -86,11 +88,21 @@ class VectorIndex:
     def __len__(self) -> int:
         raise NotImplementedError
 
-    def add(self, ids: Ids, vectors: Vectors) -> None:
+    def add(self, ids: Ids, vectors: Vectors, tune: bool = True) -> None:
+        """``tune=False`` (a write): never retrain, whatever the size (``tuned`` does)."""
         raise NotImplementedError
 
-    def remove(self, ids: Ids) -> None:
+    def remove(self, ids: Ids, tune: bool = True) -> None:
         raise NotImplementedError
+
+    @property
+    def needs_tuning(self) -> bool:
+        """The index is not the kind its size calls for (writes add without retraining)."""
+        return False
+
+    def tuned(self) -> VectorIndex:
+        """A copy of the kind its size calls for (IVF trained), for ``compact``."""
+        return self.copy()
 
     def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> list[tuple[int, float]]:
         """Best ``k`` (id, inner product) pairs for one query vector, best first; with
@@ -196,13 +208,13 @@ class FaissVectors(VectorIndex):
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def add(self, ids: Ids, vectors: Vectors) -> None:
+    def add(self, ids: Ids, vectors: Vectors, tune: bool = True) -> None:
         if not len(ids):
             return
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         size = len(self) + len(ids)
-        if self._wanted(size) == self.kind and not self._stale(size):
+        if not tune or (self._wanted(size) == self.kind and not self._stale(size)):
             self._index.add_with_ids(vectors, ids)
             return
         if len(self):
@@ -210,13 +222,23 @@ class FaissVectors(VectorIndex):
             ids, vectors = np.concatenate([old_ids, ids]), np.vstack([old_vectors, vectors])
         self._rebuild(ids, vectors)
 
-    def remove(self, ids: Ids) -> None:
+    def remove(self, ids: Ids, tune: bool = True) -> None:
         if not len(ids):
             return
         faiss = _faiss()
         self._index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
-        if self._wanted(len(self)) != self.kind or self._stale(len(self)):
+        if tune and self.needs_tuning:
             self._rebuild(*self._contents())
+
+    @property
+    def needs_tuning(self) -> bool:
+        return self._wanted(len(self)) != self.kind or self._stale(len(self))
+
+    def tuned(self) -> FaissVectors:
+        clone = FaissVectors(self.dimension, policy=self.policy)
+        if len(self):
+            clone._rebuild(*self._contents())
+        return clone
 
     def _wanted(self, size: int) -> Literal["flat", "ivf"]:
         return "ivf" if self.policy.wants_ivf(size, self.kind == "ivf") else "flat"
@@ -313,11 +335,11 @@ class NumpyVectors(VectorIndex):
     def __len__(self) -> int:
         return len(self._ids)
 
-    def add(self, ids: Ids, vectors: Vectors) -> None:
+    def add(self, ids: Ids, vectors: Vectors, tune: bool = True) -> None:
         self._ids = np.concatenate([self._ids, ids.astype(np.int64)])
         self._vectors = np.vstack([self._vectors, vectors.astype(np.float32)])
 
-    def remove(self, ids: Ids) -> None:
+    def remove(self, ids: Ids, tune: bool = True) -> None:
         keep = ~np.isin(self._ids, ids)
         self._ids, self._vectors = self._ids[keep], self._vectors[keep]
 

@@ -14,6 +14,7 @@ reader swaps to a newer one with one assignment.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ from index.config import EngineConfig
 from index.errors import IndexStateError
 from index.files import fsync_dir
 from index.read.passages import indexed_text
+from index.store.local import dense_files
 from index.store.local.db import Store
 from index.store.local.dense import (
     DensePolicy,
@@ -37,6 +39,7 @@ from index.store.local.dense import (
     VectorIndex,
     load_numpy_vectors,
 )
+from index.store.local.dense_files import DenseLayout
 from index.store.local.manifest import (
     SCHEMA_VERSION,
     Manifest,
@@ -88,6 +91,13 @@ class Snapshot:
     stamp: Stamp | None = None
     from_files: bool = True
     """False when built from SQLite in memory because no saved generation matched."""
+    layout: DenseLayout | None = None
+    """The dense files this generation was saved as (None: not saved, or saved before
+    layouts), and the ids ``removed`` since its base: a writer appends to them."""
+    removed: Ids | None = None
+    base_stamp: Stamp | None = None
+    """The base file as this process saw it: a writer appends only to a base that has not
+    changed since (anything else gets a new base, as a whole save would have)."""
 
     @property
     def size(self) -> int:
@@ -102,6 +112,7 @@ class IndexFiles:
         self.store = store
         self.manifest_path = config.data_dir / "manifest.json"
         self.root = config.data_dir / "indexes"
+        self.dense_dir = self.root / "dense"
         self.current = Snapshot(0, NumpyVectors(0), LexicalIndex.build([], []), None, False)
         self._corpus: LexicalCorpus | None = None
         self._corpus_generation = -1
@@ -128,10 +139,9 @@ class IndexFiles:
         if snapshot.generation == self.current.generation and snapshot.from_files == (
             self.current.from_files
         ):
-            self.current = Snapshot(
-                snapshot.generation, self.current.dense, self.current.lexical, snapshot.stamp,
-                snapshot.from_files,
-            )  # fmt: skip
+            self.current = dataclasses.replace(
+                self.current, stamp=snapshot.stamp, from_files=snapshot.from_files
+            )
             return False
         self.current = snapshot
         log.info("now searching generation %d (%d passages)", snapshot.generation, snapshot.size)
@@ -186,22 +196,29 @@ class IndexFiles:
     def _load_files(self, manifest: Manifest, stamp: Stamp | None) -> Snapshot:
         folder = self.root / manifest.folder
         dense: VectorIndex = NumpyVectors(manifest.dimension)
-        if manifest.passages and manifest.dimension:
+        found = dense_files.read_layout(folder) if manifest.dimension else None
+        layout, removed = found if found else (None, None)
+        if layout is not None and removed is not None:
+            dense = dense_files.load(self.dense_dir, layout, removed, self._open_dense)
+        elif manifest.passages and manifest.dimension:  # saved whole, before layouts
             dense_path = folder / self._dense_name()
             if not dense_path.exists():
                 raise IndexStateError(f"{dense_path} is missing")
-            dense = (
-                FaissVectors.load(dense_path, self._dense_policy())
-                if self.config.backend == "faiss"
-                else load_numpy_vectors(dense_path)
-            )
+            dense = self._open_dense(dense_path)
         lexical = LexicalIndex.load(folder / "bm25")
         digest = manifest.ids_sha256
         if ids_digest(lexical.ids()) != digest or (
             manifest.dimension and ids_digest(dense.ids()) != digest
         ):
             raise IndexStateError(f"the files in {folder} do not hold the ids the manifest names")
-        return Snapshot(manifest.generation, dense, lexical, stamp)
+        base_stamp = _stamp(self.dense_dir / layout.base) if layout else None
+        return Snapshot(manifest.generation, dense, lexical, stamp, True, layout, removed,
+                        base_stamp)  # fmt: skip
+
+    def _open_dense(self, path: Path) -> VectorIndex:
+        if self.config.backend == "faiss":
+            return FaissVectors.load(path, self._dense_policy())
+        return load_numpy_vectors(path)
 
     def build(self, generation: int, stamp: Stamp | None = None) -> Snapshot:
         """Both indexes from SQLite, in memory; passages without a vector are reported."""
@@ -258,9 +275,7 @@ class IndexFiles:
             return  # nobody wrote since we loaded or published: no need to read it again
         snapshot = self._read(writing=True)
         if not snapshot.from_files and (snapshot.generation or snapshot.size):
-            self._save(snapshot)
-            snapshot = Snapshot(snapshot.generation, snapshot.dense, snapshot.lexical,
-                                _stamp(self.manifest_path))  # fmt: skip
+            snapshot = self._save(snapshot)
         self.current = snapshot
 
     def publish(
@@ -271,27 +286,38 @@ class IndexFiles:
         dimension = int(vectors.shape[1]) if len(added) else self.current.dense.dimension
         dense = self.current.dense
         dense = dense.copy() if dense.dimension == dimension else self._new_dense(dimension)
-        dense.remove(removed)
+        dense.remove(removed, tune=False)  # never k-means inside a write: see ``compact``
         if len(added):
-            dense.add(added, vectors)
+            dense.add(added, vectors, tune=False)
         snapshot = Snapshot(generation, dense, self._next_lexical(generation, removed, added))
+        delta: tuple[Ids, Ids, npt.NDArray[np.float32]] | None = (removed, added, vectors)
         if not np.array_equal(dense.ids(), snapshot.lexical.ids()):
             # Never publish a generation whose files disagree: rebuild it from SQLite.
             log.warning("generation %d: vectors and passages disagree; rebuilding", generation)
-            snapshot = self.build(generation)
-            dense = snapshot.dense
+            snapshot, delta = self.build(generation), None
             self._corpus = None
-        self._save(snapshot)
-        self.current = Snapshot(generation, dense, snapshot.lexical, _stamp(self.manifest_path))
+        self.current = self._save(snapshot, delta)
 
     def rebuild(self) -> None:
         """Rebuild both indexes from SQLite and save them (after vectors changed)."""
-        snapshot = self.build(self.store.generation())
-        self._save(snapshot)
-        self.current = Snapshot(snapshot.generation, snapshot.dense, snapshot.lexical,
-                                _stamp(self.manifest_path))  # fmt: skip
+        self.current = self._save(self.build(self.store.generation()))
+
+    @property
+    def needs_tuning(self) -> bool:
+        """The dense index is not the kind its size calls for (see ``compact``)."""
+        return self.current.dense.needs_tuning
+
+    def compact(self, generation: int) -> None:
+        """After SQLite numbered a compaction ``generation``: the dense index as its size
+        calls for (IVF trained once it is large), saved as one new base."""
+        current = self.current
+        dense = current.dense.tuned() if current.dense.needs_tuning else current.dense
+        self.current = self._save(Snapshot(generation, dense, current.lexical))
+        if self._corpus_generation == generation - 1:  # the token corpus did not change
+            self._corpus_generation = generation
 
     def _dense_name(self) -> str:
+        """The whole index's file in a generation folder saved before layouts."""
         return "dense.faiss" if self.config.backend == "faiss" else "dense.npz"
 
     def _new_dense(self, dimension: int) -> VectorIndex:
@@ -303,15 +329,49 @@ class IndexFiles:
         """Flat or IVF by corpus size; a FAISS index switches type as it grows or shrinks."""
         return DensePolicy(self.config.dense_index, self.config.dense_flat_limit)
 
-    def _save(self, snapshot: Snapshot) -> None:
+    def _dense_layout(
+        self, snapshot: Snapshot, delta: tuple[Ids, Ids, npt.NDArray[np.float32]] | None
+    ) -> tuple[DenseLayout, Ids]:
+        """The dense files for ``snapshot``: the previous generation's plus one addition
+        file (``delta``: what this write removed and added), or a new base."""
+        previous, generation = self.current, snapshot.generation
+        if (
+            delta is not None
+            and previous.layout is not None
+            and previous.removed is not None
+            and previous.dense.dimension == snapshot.dense.dimension
+            and previous.base_stamp is not None
+            and previous.base_stamp == _stamp(self.dense_dir / previous.layout.base)
+        ):
+            gone, added, vectors = delta
+            removed = np.union1d(previous.removed, gone).astype(np.int64)
+            if previous.layout.takes(len(added), len(removed)):
+                layout = dense_files.write_add(
+                    self.dense_dir, generation, previous.layout, added, vectors
+                )
+                return layout, removed
+        suffix = ".faiss" if self.config.backend == "faiss" else ".npz"
+        layout = dense_files.write_base(self.dense_dir, generation, snapshot.dense, suffix)
+        return layout, np.zeros(0, dtype=np.int64)
+
+    def _save(
+        self,
+        snapshot: Snapshot,
+        delta: tuple[Ids, Ids, npt.NDArray[np.float32]] | None = None,
+    ) -> Snapshot:
+        """Save ``snapshot`` as its generation and point the manifest at it; returns it
+        as saved (its layout and the manifest's stamp)."""
         log.debug("saving generation %d", snapshot.generation)
         name = f"gen-{snapshot.generation:08d}"
         final = self.root / name
         tmp = self.root / f".{name}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        layout: DenseLayout | None = None
+        removed: Ids | None = None
         if snapshot.dense.dimension:
-            snapshot.dense.save(tmp / self._dense_name())
+            layout, removed = self._dense_layout(snapshot, delta)
+            dense_files.save_layout(tmp, layout, removed)
         snapshot.lexical.save(tmp / "bm25")
         for path in [*tmp.iterdir(), *(tmp / "bm25").iterdir()]:
             if path.is_file():
@@ -339,6 +399,10 @@ class IndexFiles:
             ),
         )
         self._prune(snapshot.generation)
+        dense_files.sweep(self.dense_dir, layout.files() if layout else set())
+        base_stamp = _stamp(self.dense_dir / layout.base) if layout else None
+        return dataclasses.replace(snapshot, stamp=_stamp(self.manifest_path), from_files=True,
+                                   layout=layout, removed=removed, base_stamp=base_stamp)  # fmt: skip
 
     def _prune(self, generation: int) -> None:
         """Drop generations older than the last few, and temp folders of dead writers

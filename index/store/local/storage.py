@@ -19,11 +19,19 @@ from index.config import EngineConfig
 from index.documents import Document, DocumentInfo, Span
 from index.model.embedder import Vectors
 from index.store.codecs import Codec, Int8Codec, PQCodec
+from index.store.local.compaction import describe, disk_bytes, merge_tokens
 from index.store.local.db import TOKEN_CODEC_META, Store
 from index.store.local.generations import IndexFiles
 from index.store.local.tokens import TRAIN_TOKENS, TokenFiles
 from index.store.lock import write_lock
-from index.store.protocol import Filters, Ranked, Staged, StoredPassage, TokenRows
+from index.store.protocol import (
+    CompactReport,
+    Filters,
+    Ranked,
+    Staged,
+    StoredPassage,
+    TokenRows,
+)
 from index.timing import Laps
 
 log = logging.getLogger("citeqa")
@@ -218,6 +226,28 @@ class LocalStorage:
         )  # fmt: skip
         self.tokens.sweep(self.store.token_segments())
         return True
+
+    @property
+    def wants_compact(self) -> bool:
+        return self.files.needs_tuning
+
+    def compact(self) -> CompactReport:
+        """One new generation: the dense index retrained if its size calls for it and
+        saved as one base, token segments merged, then SQLite vacuumed (the caller
+        holds the lock; readers keep the generation they loaded until they refresh)."""
+        self.files.sync()
+        before = disk_bytes(self.config.data_dir)
+        dense_before = describe(self.files.current.dense)
+        with self.store.transaction() as db:
+            segments_before, segments_after, dropped = merge_tokens(db, self.tokens)
+            generation = Store.bump_generation(db)
+        self.files.compact(generation)
+        self.tokens.sweep(self.store.token_segments())
+        self.store.vacuum()
+        return CompactReport(
+            generation, dense_before, describe(self.files.current.dense), segments_before,
+            segments_after, dropped, before, disk_bytes(self.config.data_dir),
+        )  # fmt: skip
 
     def all_passages(self) -> list[StoredPassage]:
         return list(self.store.all_passages())

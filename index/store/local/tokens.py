@@ -86,6 +86,18 @@ class TokenFiles:
                 self._maps[name] = codes
             return codes
 
+    def rows_in(self, name: str) -> int:
+        """Code rows the segment file holds, live or not."""
+        return int(self._segment(name).shape[0])
+
+    def row_width(self, name: str) -> int:
+        """Bytes of one token's code in the segment."""
+        return int(self._segment(name).shape[1])
+
+    def rows(self, name: str, start: int, count: int) -> Codes:
+        """Raw code rows, as stored (for copying into another segment)."""
+        return self._segment(name)[start : start + count]
+
     def split(self, spans: Sequence[Span], dimension: int) -> list[Vectors]:
         """The token vectors of each span, as one array per span."""
         flat = self.gather(spans, dimension)

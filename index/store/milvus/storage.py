@@ -35,6 +35,7 @@ from index.errors import ConfigError, IndexStateError
 from index.store.milvus.connection import Guarded, is_server, open_client, safe_uri, unreachable
 from index.store.milvus.schema import PART_CHARS, create_fixed
 from index.store.milvus.writes import MilvusWrites
+from index.store.protocol import CompactReport
 
 
 class MilvusStorage(MilvusWrites):
@@ -112,3 +113,14 @@ class MilvusStorage(MilvusWrites):
     @property
     def generation(self) -> int:
         return self._generation
+
+    @property
+    def wants_compact(self) -> bool:
+        return False
+
+    def compact(self) -> CompactReport:
+        """Milvus merges its segments and drops deleted rows itself (its compaction runs
+        in the server); nothing here to do."""
+        dense = f"Milvus, {self.size:,} vectors"
+        note = "Milvus compacts its own segments; nothing to do"
+        return CompactReport(self.generation, dense, dense, note=note)
