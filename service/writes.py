@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +31,8 @@ from service.schemas import (
     WriteOut,
 )
 from service.settings import Settings
+
+log = logging.getLogger("citeqa")
 
 writes = APIRouter(prefix="/v1", dependencies=[Depends(require_write_key)])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -153,6 +156,12 @@ def _write(
 ) -> WriteOut:
     report: IngestReport = engine.ingest(docs)
     metrics.record_write(report)
+    if engine.wants_compact:  # a write never trains: say what brings fast search back
+        log.warning(
+            "the dense index (%d passages) is past its exact-search limit and searched "
+            "exactly until `citeqa compact` trains it; the server keeps serving meanwhile",
+            engine.size,
+        )
     infos = engine.storage.infos(c.doc_id for c in report.changes if c.status == "unchanged")
     return WriteOut(
         generation=engine.generation,
