@@ -51,10 +51,8 @@ def merge_tokens(db: sqlite3.Connection, files: TokenFiles) -> tuple[int, int, i
 
 
 def describe(dense: VectorIndex) -> str:
-    """ "flat, 26,332 vectors" or "ivf (512 lists), 1,000,000 vectors"."""
-    kind = getattr(dense, "kind", "flat")
-    lists = getattr(dense, "nlist", 0)
-    shape = f"ivf ({lists} lists)" if kind == "ivf" else "flat (exact)"
+    """ "flat (exact), 26,332 vectors" or "ivf (512 lists), 1,000,000 vectors"."""
+    shape = f"ivf ({dense.nlist} lists)" if dense.kind == "ivf" else "flat (exact)"
     return f"{shape}, {len(dense):,} vectors"
 
 

@@ -85,6 +85,15 @@ class VectorIndex:
 
     dimension: int
 
+    @property
+    def kind(self) -> Literal["flat", "ivf"]:
+        return "flat"
+
+    @property
+    def nlist(self) -> int:
+        """Inverted lists (0 for an exact index)."""
+        return 0
+
     def __len__(self) -> int:
         raise NotImplementedError
 

@@ -82,6 +82,17 @@ def _stamp(path: Path) -> Stamp | None:
 
 
 @dataclass(frozen=True)
+class SavedDense:
+    """A generation's dense files, the ids ``removed`` since their base, and the base
+    file as this process saw it: a writer appends only to a base that has not changed
+    since (anything else gets a new base, as a whole save would have)."""
+
+    layout: DenseLayout
+    removed: Ids
+    base_stamp: Stamp | None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One generation's indexes; never changed once built."""
 
@@ -91,13 +102,9 @@ class Snapshot:
     stamp: Stamp | None = None
     from_files: bool = True
     """False when built from SQLite in memory because no saved generation matched."""
-    layout: DenseLayout | None = None
+    saved: SavedDense | None = None
     """The dense files this generation was saved as (None: not saved, or saved before
-    layouts), and the ids ``removed`` since its base: a writer appends to them."""
-    removed: Ids | None = None
-    base_stamp: Stamp | None = None
-    """The base file as this process saw it: a writer appends only to a base that has not
-    changed since (anything else gets a new base, as a whole save would have)."""
+    layouts): a writer appends to them."""
 
     @property
     def size(self) -> int:
@@ -197,9 +204,9 @@ class IndexFiles:
         folder = self.root / manifest.folder
         dense: VectorIndex = NumpyVectors(manifest.dimension)
         found = dense_files.read_layout(folder) if manifest.dimension else None
-        layout, removed = found if found else (None, None)
-        if layout is not None and removed is not None:
-            dense = dense_files.load(self.dense_dir, layout, removed, self._open_dense)
+        saved = self._saved(*found) if found else None
+        if saved is not None:
+            dense = dense_files.load(self.dense_dir, saved.layout, saved.removed, self._open_dense)
         elif manifest.passages and manifest.dimension:  # saved whole, before layouts
             dense_path = folder / self._dense_name()
             if not dense_path.exists():
@@ -211,9 +218,10 @@ class IndexFiles:
             manifest.dimension and ids_digest(dense.ids()) != digest
         ):
             raise IndexStateError(f"the files in {folder} do not hold the ids the manifest names")
-        base_stamp = _stamp(self.dense_dir / layout.base) if layout else None
-        return Snapshot(manifest.generation, dense, lexical, stamp, True, layout, removed,
-                        base_stamp)  # fmt: skip
+        return Snapshot(manifest.generation, dense, lexical, stamp, True, saved)
+
+    def _saved(self, layout: DenseLayout, removed: Ids) -> SavedDense:
+        return SavedDense(layout, removed, _stamp(self.dense_dir / layout.base))
 
     def _open_dense(self, path: Path) -> VectorIndex:
         if self.config.backend == "faiss":
@@ -316,9 +324,12 @@ class IndexFiles:
         if self._corpus_generation == generation - 1:  # the token corpus did not change
             self._corpus_generation = generation
 
+    def _suffix(self) -> str:
+        return ".faiss" if self.config.backend == "faiss" else ".npz"
+
     def _dense_name(self) -> str:
         """The whole index's file in a generation folder saved before layouts."""
-        return "dense.faiss" if self.config.backend == "faiss" else "dense.npz"
+        return f"dense{self._suffix()}"
 
     def _new_dense(self, dimension: int) -> VectorIndex:
         if self.config.backend == "faiss":
@@ -335,23 +346,21 @@ class IndexFiles:
         """The dense files for ``snapshot``: the previous generation's plus one addition
         file (``delta``: what this write removed and added), or a new base."""
         previous, generation = self.current, snapshot.generation
+        saved = previous.saved
         if (
             delta is not None
-            and previous.layout is not None
-            and previous.removed is not None
+            and saved is not None
             and previous.dense.dimension == snapshot.dense.dimension
-            and previous.base_stamp is not None
-            and previous.base_stamp == _stamp(self.dense_dir / previous.layout.base)
+            and saved.base_stamp is not None
+            and saved.base_stamp == _stamp(self.dense_dir / saved.layout.base)
         ):
             gone, added, vectors = delta
-            removed = np.union1d(previous.removed, gone).astype(np.int64)
-            if previous.layout.takes(len(added), len(removed)):
-                layout = dense_files.write_add(
-                    self.dense_dir, generation, previous.layout, added, vectors
-                )
+            removed = np.union1d(saved.removed, gone).astype(np.int64)
+            if saved.layout.takes(len(added), len(removed)):
+                layout = dense_files.write_add(self.dense_dir, generation, saved.layout, added,
+                                               vectors)  # fmt: skip
                 return layout, removed
-        suffix = ".faiss" if self.config.backend == "faiss" else ".npz"
-        layout = dense_files.write_base(self.dense_dir, generation, snapshot.dense, suffix)
+        layout = dense_files.write_base(self.dense_dir, generation, snapshot.dense, self._suffix())
         return layout, np.zeros(0, dtype=np.int64)
 
     def _save(
@@ -367,11 +376,11 @@ class IndexFiles:
         tmp = self.root / f".{name}.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        layout: DenseLayout | None = None
-        removed: Ids | None = None
+        saved: SavedDense | None = None
         if snapshot.dense.dimension:
             layout, removed = self._dense_layout(snapshot, delta)
             dense_files.save_layout(tmp, layout, removed)
+            saved = self._saved(layout, removed)
         snapshot.lexical.save(tmp / "bm25")
         for path in [*tmp.iterdir(), *(tmp / "bm25").iterdir()]:
             if path.is_file():
@@ -399,10 +408,9 @@ class IndexFiles:
             ),
         )
         self._prune(snapshot.generation)
-        dense_files.sweep(self.dense_dir, layout.files() if layout else set())
-        base_stamp = _stamp(self.dense_dir / layout.base) if layout else None
+        dense_files.sweep(self.dense_dir, saved.layout.files() if saved else set())
         return dataclasses.replace(snapshot, stamp=_stamp(self.manifest_path), from_files=True,
-                                   layout=layout, removed=removed, base_stamp=base_stamp)  # fmt: skip
+                                   saved=saved)  # fmt: skip
 
     def _prune(self, generation: int) -> None:
         """Drop generations older than the last few, and temp folders of dead writers
