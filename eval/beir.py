@@ -105,10 +105,14 @@ def _number(cell: str) -> float | None:
 
 def cache_dir(root: Path, folder: Path, config: EngineConfig) -> Path:
     """One data dir per corpus and per setting that changes what is embedded, so a rerun
-    with other search settings reuses the stored embeddings."""
-    key = json.dumps(
-        [config.model, config.chunk.max_chars, config.chunk.overlap, config.title_in_index]
-    )
+    with other search settings reuses the stored embeddings. Settings added to the key
+    later join it only when they differ from what was built before them (ONNX passages,
+    separate sentences), so those folders stay valid."""
+    parts: list[object] = [config.model, config.chunk.max_chars, config.chunk.overlap,
+                           config.title_in_index]  # fmt: skip
+    if (config.passage_runtime, config.sentence_vectors) != ("onnx", "separate"):
+        parts += [config.passage_runtime, config.sentence_vectors]
+    key = json.dumps(parts)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return root / f"{folder.resolve().name}-{digest}"
 

@@ -128,6 +128,9 @@ class Hit:
     dense_rank: int | None
     lexical_rank: int | None
     similarity: float
+    late: float | None = None
+    """MaxSim of the question's tokens against the passage's (``index.search.late``), when
+    it was computed."""
 
 
 @dataclass(frozen=True)

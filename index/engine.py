@@ -152,7 +152,7 @@ class Engine:
         """Add new documents, replace changed ones, skip unchanged ones (by content hash),
         in batches of ``config.ingest_batch``, each committed and searchable on its own."""
         with self._swap:
-            if self.storage.needs_backfill(tokens=self.config.late_weight > 0):
+            if self.storage.needs_backfill(tokens=self.config.keeps_tokens):
                 self.writer.backfill(progress)
             return self.writer.ingest(documents, progress, total)
 
@@ -251,9 +251,11 @@ class Engine:
         # count once, and the spares fill the gap (sentence vectors are stored, so
         # highlighting the spares costs a dot product each).
         depth = max(self.config.candidates, wanted * 8)
-        order = self.ranker.fuse(question, query, mode, depth, tokens, filters, laps)
+        late = tokens if self._late_on(mode) else None
+        order = self.ranker.fuse(question, query, mode, depth, late, filters, laps)
         ranked = collapse(order, lambda c: c.stored.passage.text, wanted * 2)
-        hits = distinct_highlights(self.ranker.hits(question, query, ranked), wanted)
+        by_tokens = tokens if self._answer_by_tokens else None
+        hits = distinct_highlights(self.ranker.hits(question, query, ranked, by_tokens), wanted)
         laps.lap("highlight")
         answerable = is_answerable(
             question,
@@ -261,6 +263,7 @@ class Engine:
             self.config.answerable_threshold,
             names=self.config.answerable_names,
             quantities=self.config.answerable_quantities,
+            by_tokens=self._answer_by_tokens,
         )
         laps.lap("answerable")
         took = (time.perf_counter() - started) * 1000
@@ -306,12 +309,20 @@ class Engine:
                 )
 
     def _embed_question(self, question: str, mode: str) -> tuple[Vectors, Vectors | None]:
-        """The question's vector and, when late interaction will read them, its content
-        token vectors, from one pass of the model."""
-        if mode != "hybrid" or self.config.late_weight <= 0:
+        """The question's vector and, when late interaction or the answerable check will
+        read them, its content token vectors, from one pass of the model."""
+        if not (self._late_on(mode) or self._answer_by_tokens):
             return self.embedder.embed(question), None
         vector, tokens = self.embedder.embed_with_tokens(question)
         return vector, content_vectors(tokens)
+
+    def _late_on(self, mode: str) -> bool:
+        return mode == "hybrid" and self.config.late_weight > 0
+
+    @property
+    def _answer_by_tokens(self) -> bool:
+        """Pooled sentence vectors are no measure of "on topic": the verdict reads MaxSim."""
+        return self.config.sentence_vectors == "pooled"
 
     def retrieve(
         self, question: str, depth: int, mode: str = "hybrid"
@@ -320,5 +331,6 @@ class Engine:
         duplicate collapsing: the first stage of ``search``, for benchmarks."""
         question = self._check_query(question, mode, depth)
         query, tokens = self._embed_question(question, mode)
-        order = self.ranker.fuse(question, query, mode, depth, tokens)[:depth]
+        late = tokens if self._late_on(mode) else None
+        order = self.ranker.fuse(question, query, mode, depth, late)[:depth]
         return [(c.stored.passage, c.score) for c in order]

@@ -1,22 +1,28 @@
 """Issue 23's ingest levers, each measured for speed and quality in one table.
 
-    python scripts/ingest_levers.py [--levers today int8 ...] [--speed-docs 1000]
+    python scripts/ingest_levers.py [--levers before int8 ...] [--speed-docs 1000]
 
-A lever is how passages and sentences get their vectors: the weights passages and
-questions run with (float32 or int8 ONNX), sentences embedded on their own or pooled from
-the passage's pass, the batch size. For each one:
+A lever is how passages and sentences get their vectors: what passages and questions run
+on (torch, float32 or int8 ONNX), sentences embedded on their own or pooled from the
+passage's pass, the batch size; and what the answerable verdict reads (the best
+sentence's cosine, or MaxSim, which pooled sentence vectors now get). ``before`` is the
+default before issue 23: ONNX passages, separate sentences, batch 64. For each one:
 
 - speed: the first ``--speed-docs`` SciFact documents through the real ``Writer`` into
   a fresh data dir (passages/s; the same model process, warmed up);
 - quality: the whole SciFact corpus indexed once per lever (cached under data/eval;
-  ``today`` reuses `make eval-scifact`'s index), nDCG@10 and R@100 on train and test
+  ``before`` and the default reuse `make eval-scifact`'s index), nDCG@10 and R@100 on train and test
   (hybrid, 1,000 passages a question as `citeqa eval`), and the seed eval's hybrid
   figures over the seeds indexed the same way;
 - the answerable threshold refit to the lever's sentence vectors without the seed
   questions: SciFact train questions against SciFact are on topic, the seed questions
   against SciFact and SciFact's against the seeds are off topic; the refit threshold is
   the highest at which the similarity test flags no more on-topic questions than it
-  does today at 0.3 (``refit``), and the seed eval is then scored with it.
+  does ``before`` at 0.3 (``refit``), and the seed eval is then scored with it and at the
+  default 0.3.
+
+Rows whose verdict is ``sentence`` with pooled vectors were measured before the verdict
+read MaxSim; the engine no longer runs that pairing, so their quality cannot be rerun.
 
 Writes eval/reports/ingest-levers.{md,json,png}.
 """
@@ -47,9 +53,15 @@ from eval.runner import open_corpus  # noqa: E402
 from eval.searchers import EngineSearcher  # noqa: E402
 from eval.seed import run_seed_eval  # noqa: E402
 from index import Engine, EngineConfig, read_path  # noqa: E402
-from index.config import BUNDLED_MODEL  # noqa: E402
+from index.config import BUNDLED_MODEL, PassageRuntime  # noqa: E402
 from index.files import atomic_write  # noqa: E402
-from index.model.embedder import Embedder, OnnxEmbedder, SplitEmbedder  # noqa: E402
+from index.model.embedder import (  # noqa: E402
+    Embedder,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    SplitEmbedder,
+)
+from index.search.answerable import closeness  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 CORPUS = SCIFACT / "corpus.jsonl"
@@ -61,17 +73,21 @@ TODAY_THRESHOLD = 0.3
 
 @dataclass(frozen=True)
 class Lever:
-    passages: str  # "onnx" (float32) or "onnx-int8"
+    passages: str  # "torch", "onnx" (float32) or "onnx-int8"
     questions: str
     sentences: str  # "separate" or "pooled"
     batch_size: int = 64
+    verdict: str = "sentence"  # what the answerable check reads: "sentence" or "maxsim"
 
     def config(self, data_dir: Path) -> EngineConfig:
+        runtime: PassageRuntime = "torch" if self.passages == "torch" else "onnx"
         return EngineConfig(data_dir=data_dir, sentence_vectors=self.sentences,  # type: ignore[arg-type]
-                            batch_size=self.batch_size, model_cache=MODELS)  # fmt: skip
+                            passage_runtime=runtime, batch_size=self.batch_size,
+                            model_cache=MODELS)  # fmt: skip
 
     def embedder(self) -> Embedder:
-        passages = OnnxEmbedder(BUNDLED_MODEL, self.passages, MODELS)
+        passages: Embedder = (SentenceTransformerEmbedder(BUNDLED_MODEL) if self.passages == "torch"
+                              else OnnxEmbedder(BUNDLED_MODEL, self.passages, MODELS))  # fmt: skip
         if self.questions == self.passages:
             return passages
         return SplitEmbedder(OnnxEmbedder(BUNDLED_MODEL, self.questions, MODELS), passages)
@@ -81,10 +97,15 @@ class Lever:
         """What decides the stored vectors (batch size does not)."""
         return f"{self.passages}-{self.sentences}"
 
+    @property
+    def runnable(self) -> bool:
+        """The engine reads MaxSim whenever sentences are pooled."""
+        return (self.verdict == "maxsim") == (self.sentences == "pooled")
+
 
 LEVERS = {
-    "today": Lever("onnx", "onnx", "separate"),
-    "today, batch 16": Lever("onnx", "onnx", "separate", 16),
+    "before": Lever("onnx", "onnx", "separate"),
+    "before, batch 16": Lever("onnx", "onnx", "separate", 16),
     "int8 questions": Lever("onnx", "onnx-int8", "separate"),
     "int8": Lever("onnx-int8", "onnx-int8", "separate"),
     "pooled": Lever("onnx", "onnx", "pooled"),
@@ -92,14 +113,18 @@ LEVERS = {
     "int8 + pooled": Lever("onnx-int8", "onnx-int8", "pooled"),
     "int8 + pooled, batch 16": Lever("onnx-int8", "onnx-int8", "pooled", 16),
     "int8 + pooled, batch 32": Lever("onnx-int8", "onnx-int8", "pooled", 32),
+    "torch passages, batch 16": Lever("torch", "onnx", "separate", 16),
+    "pooled + MaxSim, batch 16": Lever("onnx", "onnx", "pooled", 16, "maxsim"),
+    "torch + pooled + MaxSim, batch 16 (default)": Lever("torch", "onnx", "pooled", 16, "maxsim"),
 }
 console = Console(stderr=True)
 
 
 def data_dir(lever: Lever, corpus: Path) -> Path:
-    """``today`` shares `make eval-scifact`'s and `make eval`'s cache; others their own."""
+    """``before`` and the default share `make eval-scifact`'s and `make eval`'s cache
+    (``cache_dir`` tells them apart); others have their own."""
     root = ROOT / "data" / "eval"
-    if lever.vectors != "onnx-separate":
+    if lever.vectors not in ("onnx-separate", "torch-pooled"):
         root = root / f"levers-{lever.vectors}"
     return cache_dir(root, corpus, lever.config(Path("unused")))
 
@@ -119,14 +144,16 @@ def speed(lever: Lever, documents: int) -> dict[str, float]:
 
 
 def max_similarities(engine: Engine, questions: Sequence[str]) -> list[tuple[float, bool]]:
-    """Per question: the best sentence cosine the verdict reads, and whether the verdict's
-    other tests (names, quantities) pass."""
+    """Per question: the closeness the verdict reads (best sentence cosine or MaxSim), and
+    whether the verdict's other tests (names, quantities) pass."""
     config = engine.config
     engine.config = dataclasses.replace(config, answerable_threshold=-1.0)
+    by_tokens = config.sentence_vectors == "pooled"
     found = []
     for question in questions:
         result = engine.search(question, 5, "hybrid")
-        found.append((max((h.similarity for h in result.hits), default=-1.0), result.answerable))
+        best = max((closeness(h, by_tokens) for h in result.hits[:5]), default=-1.0)
+        found.append((best, result.answerable))
     engine.config = config
     return found
 
@@ -203,13 +230,17 @@ def main() -> None:
         else:
             row |= speed(lever, args.speed_docs)
         done = [r for n, r in rows.items() if n != name and LEVERS[n].vectors == lever.vectors
-                and LEVERS[n].questions == lever.questions and "train_ndcg10" in r]  # fmt: skip
-        if not args.no_quality and not done:
+                and LEVERS[n].questions == lever.questions and LEVERS[n].verdict == lever.verdict
+                and "train_ndcg10" in r]  # fmt: skip
+        if not args.no_quality and not done and not lever.runnable:
+            console.print(f"[yellow]{name}[/]: its verdict is no longer run; quality kept")
+            row |= {k: v for k, v in rows.get(name, {}).items() if k not in row}
+        elif not args.no_quality and not done:
             console.print(f"[bold]{name}[/]: quality")
-            if on_target is None and "today" in rows and "on_below@0.3" in rows["today"]:
-                on_target = float(rows["today"]["on_below@0.3"])
+            if on_target is None and "before" in rows and "on_below@0.3" in rows["before"]:
+                on_target = float(rows["before"]["on_below@0.3"])
             row |= quality(lever, None if lever.sentences == "separate" else on_target)
-            if name == "today":
+            if name == "before":
                 on_target = float(row["on_below@0.3"])
         elif done:
             row |= {k: v for k, v in done[0].items() if k not in row and k != "full_ingest_s"}
@@ -228,7 +259,10 @@ COLUMNS = [
     ("seed hit@1", "seed_hit1", "{:.3f}"),
     ("seed highlight@1", "seed_highlight1", "{:.3f}"),
     ("threshold", "threshold", "{:.3f}"),
+    ("verdict", "verdict", "{}"),
     ("on-topic flagged", "on_flagged@0.3", "{:.3f}"),
+    ("off-topic flagged (0.3)", "off_flagged@0.3", "{:.3f}"),
+    ("seed ans. flagged (0.3)", "seed_ans_flagged", "{:.3f}"),
     ("off-topic flagged (refit)", "off_flagged@refit", "{:.3f}"),
     ("seed unans. flagged (refit)", "refit_seed_unans_flagged", "{:.3f}"),
     ("seed ans. flagged (refit)", "refit_seed_ans_flagged", "{:.3f}"),
@@ -237,17 +271,19 @@ COLUMNS = [
 
 def write_report(rows: dict[str, dict[str, Any]]) -> None:
     def cell(row: dict[str, Any], key: str, fmt: str) -> str:
+        if key == "verdict":
+            return LEVERS[row["name"]].verdict
         return fmt.format(row[key]) if isinstance(row.get(key), int | float) else "-"
 
     table = markdown_table(["lever", *(c[0] for c in COLUMNS)],
-                           [[name, *(cell(r, k, f) for _, k, f in COLUMNS)]
+                           [[name, *(cell({**r, "name": name}, k, f) for _, k, f in COLUMNS)]
                             for name, r in rows.items()])  # fmt: skip
     text = (
         f"# Ingest levers (issue 23)\n\n- command: `python scripts/ingest_levers.py`\n\n{table}\n"
     )
     atomic_write(REPORT.with_suffix(".md"), text.encode())
-    bar_chart(REPORT.with_suffix(".png"), "Ingest levers: speed (x today) and quality",
-              {name: {"speed x today": r["passages_per_s"] / rows.get("today", r)["passages_per_s"],
+    bar_chart(REPORT.with_suffix(".png"), "Ingest levers: speed (x before) and quality",
+              {name: {"speed x before": r["passages_per_s"] / rows.get("before", r)["passages_per_s"],
                       "SciFact test nDCG@10": r.get("test_ndcg10", 0.0),
                       "seed hit@1": r.get("seed_hit1", 0.0)}
                for name, r in rows.items()})  # fmt: skip

@@ -33,5 +33,11 @@ def test_each_mode_returns_distinct_passages(seeded: Engine, mode: str) -> None:
 
 
 @pytest.mark.model
-def test_a_question_far_from_the_corpus_is_flagged(seeded: Engine) -> None:
-    assert not seeded.search("What is the boiling point of water on Mars?").answerable
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_a_question_far_from_the_corpus_is_flagged(seeded: Engine, mode: str) -> None:
+    far = seeded.search("What is the boiling point of water on Mars?", mode=mode)
+    assert not far.answerable
+    assert seeded.search(BOLTON, mode=mode).answerable
+    # Sentence vectors are pooled (the default), so the verdict read each hit's MaxSim,
+    # in every mode, not only where late interaction reorders hybrid results.
+    assert all(hit.late is not None for hit in far.hits)

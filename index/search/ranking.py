@@ -38,6 +38,8 @@ class Candidate:
     lexical_rank: int | None
     sentence_sims: Vectors | None = None
     """Each of its sentences' cosine with the question, when ranking computed them."""
+    late: float | None = None
+    """Its MaxSim with the question's tokens, when late interaction scored it."""
 
 
 def distinct_highlights(hits: Sequence[Hit], limit: int) -> list[Hit]:
@@ -135,8 +137,7 @@ class Ranker:
         if len(head) < 2:
             return rows
         ids = [row.stored.row_id for row in head]
-        found = self.storage.token_rows(ids, self.embedder.dimension)
-        scores = dict(zip(found.ids, maxsim_many(tokens, found.vectors, found.counts), strict=True))
+        scores = self._maxsim(ids, tokens)
         missing = [row.stored for row in head if row.stored.row_id not in scores]
         if missing:  # written by a writer that had late interaction off
             fresh = passage_tokens(self.embedder, [self.storage.text_of(p) for p in missing])
@@ -150,7 +151,19 @@ class Ranker:
             [1.0 - weight, weight],
         )
         low, high = head[-1].score, head[0].score
-        return [replace(head[i], score=low + (high - low) * share) for i, share in blended] + tail
+        return [replace(head[i], score=low + (high - low) * share, late=late[i])
+                for i, share in blended] + tail  # fmt: skip
+
+    def _maxsim(self, ids: Sequence[int], tokens: Vectors) -> dict[int, float]:
+        """MaxSim of ``tokens`` against each passage of ``ids`` that has stored token vectors
+        of the question's width (another model's are no match, as if missing)."""
+        try:
+            found = self.storage.token_rows(ids, self.embedder.dimension)
+        except ValueError:  # rows of another width do not decode at this one
+            return {}
+        if found.vectors.ndim != 2 or found.vectors.shape[1] != tokens.shape[1]:
+            return {}
+        return dict(zip(found.ids, maxsim_many(tokens, found.vectors, found.counts), strict=True))
 
     def _rerank(self, question: str, rows: list[Candidate]) -> list[Candidate]:
         """The cross-encoder reorders the top ``rerank_depth``; its score becomes the score."""
@@ -182,10 +195,23 @@ class Ranker:
             found.append(np.asarray(vectors, dtype=np.float32))
         return found
 
-    def hits(self, question: str, query: Vectors, ranked: Sequence[Candidate]) -> list[Hit]:
+    def hits(
+        self,
+        question: str,
+        query: Vectors,
+        ranked: Sequence[Candidate],
+        tokens: Vectors | None = None,
+    ) -> list[Hit]:
+        """``tokens`` (the question's content token vectors) also give every hit its
+        MaxSim, where late interaction did not score it and its token vectors are stored."""
         found = self.storage.infos({c.stored.passage.doc_id for c in ranked})
         infos = {doc_id: linkable(info) for doc_id, info in found.items()}
         ranked = [c for c in ranked if c.stored.passage.doc_id in infos]  # deleted meanwhile
+        unscored = [c.stored.row_id for c in ranked if c.late is None]
+        if tokens is not None and unscored:
+            late = self._maxsim(unscored, tokens)
+            ranked = [c if c.late is not None else replace(c, late=late.get(c.stored.row_id))
+                      for c in ranked]  # fmt: skip
         todo = [c.stored for c in ranked if c.sentence_sims is None]
         computed = iter(v @ query for v in self._sentence_vectors(todo, query))
         sims = [c.sentence_sims if c.sentence_sims is not None else next(computed) for c in ranked]
@@ -204,6 +230,6 @@ class Ranker:
             )
             hits.append(
                 Hit(rank, float(candidate.score), passage, infos[passage.doc_id], highlight,
-                    candidate.dense_rank, candidate.lexical_rank, highlight.score)
+                    candidate.dense_rank, candidate.lexical_rank, highlight.score, candidate.late)
             )  # fmt: skip
         return hits

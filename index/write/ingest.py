@@ -191,7 +191,7 @@ class Writer:
             texts, [p.spans_in_indexed() for p in passages], self.config.batch_size, report
         )
         tokens = None
-        if self.config.late_weight > 0:
+        if self.config.keeps_tokens:
             tokens = [content_vectors(t) for t in found.tokens]
         if found.spans is None:  # this embedder cannot pool
             items = [(p.doc_id, p.text, p.offset, p.sentences) for p in passages]
@@ -219,7 +219,7 @@ class Writer:
         report = (lambda d, t: progress("embedding", d, t)) if progress else None
         if not texts:
             return np.zeros((0, 0), dtype=np.float32), None
-        if self.config.late_weight <= 0:
+        if not self.config.keeps_tokens:
             return self.embedder.embed_many(texts, self.config.batch_size, report), None
         vectors, raw = self.embedder.embed_many_with_tokens(texts, self.config.batch_size, report)
         return vectors, [content_vectors(t) for t in raw]
@@ -303,7 +303,7 @@ class Writer:
                           p.passage.sentences) for p in missing]  # fmt: skip
                 vectors = embed_sentences(self.embedder, items, self.config.batch_size, progress)
                 self.storage.set_sentence_vectors([p.row_id for p in missing], vectors)
-            if self.config.late_weight <= 0:
+            if not self.config.keeps_tokens:
                 return
             missing = self.storage.missing_token_vectors()
             tokens = self._tokens([self.storage.text_of(p) for p in missing], progress)
@@ -311,7 +311,7 @@ class Writer:
                 self.storage.add_token_vectors([p.row_id for p in missing], tokens)
 
     def _tokens(self, texts: Sequence[str], progress: Progress | None) -> list[Vectors] | None:
-        if self.config.late_weight <= 0:
+        if not self.config.keeps_tokens:
             return None
         report = (lambda d, t: progress("tokens", d, t)) if progress else None
         return passage_tokens(self.embedder, texts, progress=report)

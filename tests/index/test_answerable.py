@@ -4,10 +4,13 @@ from index.documents import DocumentInfo, Highlight, Hit, Passage, Span
 from index.search.answerable import is_answerable, named_terms, names_found_together
 
 
-def hit(text: str, similarity: float = 0.6, title: str | None = None) -> Hit:
+def hit(
+    text: str, similarity: float = 0.6, title: str | None = None, late: float | None = None
+) -> Hit:
     passage = Passage("d#0", "d", 0, 0, len(text), text, (Span(0, len(text)),))
     info = DocumentInfo("d", title, None, None, None, 1, len(text))
-    return Hit(1, 1.0, passage, info, Highlight(text, 0, len(text), similarity), 1, 1, similarity)
+    highlight = Highlight(text, 0, len(text), similarity)
+    return Hit(1, 1.0, passage, info, highlight, 1, 1, similarity, late)
 
 
 def test_named_terms_are_the_capitalized_words_after_the_first() -> None:
@@ -35,3 +38,13 @@ def test_similarity_still_has_to_reach_the_threshold() -> None:
     assert not is_answerable("what is the weather?", [hit("Rain fell.", 0.2)], 0.4)
     assert is_answerable("what is the weather?", [hit("Rain fell.", 0.5)], 0.4)
     assert not is_answerable("what is the weather?", [], 0.0)
+
+
+def test_with_pooled_sentences_the_closeness_is_maxsim() -> None:
+    close_tokens = [hit("Rain fell.", 0.2, late=0.5)]
+    assert is_answerable("what is the weather?", close_tokens, 0.4, by_tokens=True)
+    assert not is_answerable("what is the weather?", close_tokens, 0.4)
+    far_tokens = [hit("Rain fell.", 0.5, late=0.2)]
+    assert not is_answerable("what is the weather?", far_tokens, 0.4, by_tokens=True)
+    no_tokens = [hit("Rain fell.", 0.5)]  # stored without token vectors: its sentence cosine
+    assert is_answerable("what is the weather?", no_tokens, 0.4, by_tokens=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -310,6 +311,30 @@ def test_the_answerable_verdict_does_not_depend_on_top_k(tmp_path: Path) -> None
     verdicts = {engine.search(question, top_k=k).answerable for k in (1, 2, 5)}
     assert verdicts == {True}
     assert engine.search("What did Putin say about parrots?", top_k=1).answerable is False
+    engine.close()
+
+
+@pytest.mark.parametrize(
+    ("sentences", "late_weight", "mode", "scored"),
+    [
+        ("pooled", 0.5, "dense", True),  # the verdict reads MaxSim in every mode
+        ("pooled", 0.0, "hybrid", True),  # with late interaction's reordering off too
+        ("separate", 0.5, "dense", False),  # it reads the best sentence's cosine
+        ("separate", 0.5, "hybrid", True),  # late interaction scored the head
+    ],
+)
+def test_the_verdict_reads_maxsim_when_sentences_are_pooled(
+    tmp_path: Path, sentences: str, late_weight: float, mode: str, scored: bool
+) -> None:
+    config = EngineConfig(tmp_path, sentence_vectors=sentences, late_weight=late_weight)  # type: ignore[arg-type]
+    engine = Engine.open(config, HashEmbedder(), create=True)
+    engine.ingest(DOCS)
+    result = engine.search("Which animal fetch sticks?", top_k=3, mode=mode)
+    assert result.hits and all((hit.late is not None) is scored for hit in result.hits)
+    assert ("late" in result.stages) is (mode == "hybrid" and late_weight > 0)
+    strict = dataclasses.replace(engine.config, answerable_threshold=0.99)
+    engine.config = strict  # no hash-embedded hit comes that close, by either measure
+    assert engine.search("Which animal fetch sticks?", mode=mode).answerable is False
     engine.close()
 
 

@@ -53,11 +53,11 @@ def test_token_vectors_are_stored_at_ingest_not_computed_per_question(tmp_path: 
 
 
 def test_an_index_without_token_vectors_gets_them_at_the_next_write(tmp_path: Path) -> None:
-    engine = Engine.open(
-        EngineConfig(data_dir=tmp_path, late_weight=0.0), HashEmbedder(), create=True
-    )
+    # Late interaction off and sentences separate: nothing reads token vectors, none stored.
+    config = EngineConfig(data_dir=tmp_path, late_weight=0.0, sentence_vectors="separate")
+    engine = Engine.open(config, HashEmbedder(), create=True)
     engine.ingest([Document("a", "Oil sanctions hit hard.")])
-    assert len(engine.store.passages_without_token_vectors()) == 1  # late off: none stored
+    assert len(engine.store.passages_without_token_vectors()) == 1
     engine.close()
     embedder = CountingTokens()
     reopened = Engine.open(EngineConfig(data_dir=tmp_path), embedder)
@@ -72,6 +72,14 @@ DOCS = [
     Document("a", f"Report {i}. The ministry released figures on trade. Exports grew slowly.")
     for i in range(6)
 ] + [Document("z", "Oil sanctions hit the economy hard. Talks stalled in the capital.")]
+
+
+def test_pooled_sentences_keep_token_vectors_with_late_interaction_off(tmp_path: Path) -> None:
+    config = EngineConfig(data_dir=tmp_path, late_weight=0.0)  # sentences pooled by default
+    engine = Engine.open(config, HashEmbedder(), create=True)
+    engine.ingest([Document("a", "Oil sanctions hit hard.")])
+    assert engine.store.passages_without_token_vectors() == []  # the verdict reads them
+    engine.close()
 
 
 def test_late_interaction_keeps_scores_falling_and_dense_mode_pure(tmp_path: Path) -> None:

@@ -258,16 +258,24 @@ def test_settings_pick_the_embedder(tmp_path: Path) -> None:
     assert Settings(model_cache="").model_cache is None  # compose passes unset as blank
     settings = Settings(data_dir=tmp_path, runtime="onnx", model_cache=tmp_path / "shared")
     config = settings.engine_config()
-    chosen = embedder_for(config, settings.model_cache)
+    split = embedder_for(config, settings.model_cache)
+    assert isinstance(split, SplitEmbedder)  # ONNX questions, torch passages (the default)
+    assert isinstance(split.questions, OnnxEmbedder)
+    assert (split.questions.runtime, split.questions.cache_dir) == ("onnx", tmp_path / "shared")
+    assert type(split.passages) is SentenceTransformerEmbedder
+    onnx_only = replace(config, passage_runtime="onnx")
+    chosen = embedder_for(onnx_only, settings.model_cache)
     assert isinstance(chosen, OnnxEmbedder)
     assert (chosen.runtime, chosen.cache_dir) == ("onnx", tmp_path / "shared")
-    beside = embedder_for(replace(config, model_cache=None))
+    beside = embedder_for(replace(onnx_only, model_cache=None))
     assert isinstance(beside, OnnxEmbedder) and beside.cache_dir == tmp_path / "models"
-    split = embedder_for(replace(config, runtime="onnx-int8"))
+    split = embedder_for(replace(onnx_only, runtime="onnx-int8"))
     assert isinstance(split, SplitEmbedder)  # int8 questions, float32 passages
     assert isinstance(split.questions, OnnxEmbedder) and split.questions.runtime == "onnx-int8"
     assert isinstance(split.passages, OnnxEmbedder) and split.passages.runtime == "onnx"
     assert split.passages.cache_dir == tmp_path / "shared"
     torch = embedder_for(replace(config, runtime="torch"))
     assert type(torch) is SentenceTransformerEmbedder
+    with pytest.raises(ConfigError, match="CITEQA_PASSAGE_RUNTIME"):
+        embedder_for(replace(config, passage_runtime="gpu"))  # type: ignore[arg-type]
     assert type(embedder_for(replace(config, device="cuda"))) is SentenceTransformerEmbedder
