@@ -262,8 +262,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def txtai_ingest(data: Path, work: Path, citeqa_s: float) -> dict[str, Any]:
     """txtai indexing the very passages citeqa stored (its venv, process start and model
-    load included, as in citeqa's wall time). txtai embeds each passage once; citeqa
-    embeds passages, their sentences and keeps token vectors."""
+    load included, as in citeqa's wall time). Both embed each passage once (torch);
+    citeqa also splits sentences, pools their vectors and keeps token vectors."""
     _, found = prepare_txtai(data, work)
     if "index_build_s" in found:
         found["citeqa_to_txtai_wall"] = round(citeqa_s / found["index_build_s"], 2)

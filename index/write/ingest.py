@@ -20,6 +20,7 @@ import numpy as np
 from index.config import EngineConfig
 from index.documents import Document, Span
 from index.errors import BadDocumentError, ModelMismatchError
+from index.memory import release_freed_memory
 from index.model.embedder import Embedder, Vectors
 from index.model.tokens import content_vectors, passage_tokens
 from index.read.passages import PreparedDocument, content_hash, indexed_text, prepare
@@ -133,6 +134,8 @@ class Writer:
                 generation = self._commit(embedded, blank)
                 log.debug("batch %d: committed generation %d", number, generation)
             passages += len(embedded.vectors)
+            del embedded
+            release_freed_memory()  # memory holds one batch, not the heap's high-water mark
             done += len(batch)
             if progress:
                 progress("documents", done, max(total, done))
