@@ -131,7 +131,13 @@ class EngineConfig:
     """Collection names start with this, so several indexes can share one Milvus."""
 
     @property
+    def verdict_reads_tokens(self) -> bool:
+        """Pooled sentence vectors are no measure of "on topic": the answerable check
+        reads MaxSim instead (``index.search.answerable``)."""
+        return self.sentence_vectors == "pooled"
+
+    @property
     def keeps_tokens(self) -> bool:
-        """Passage token vectors are stored when late interaction or, with pooled sentence
-        vectors, the answerable check reads them."""
-        return self.late_weight > 0 or self.sentence_vectors == "pooled"
+        """Passage token vectors are stored when late interaction or the answerable check
+        reads them."""
+        return self.late_weight > 0 or self.verdict_reads_tokens

@@ -254,7 +254,7 @@ class Engine:
         late = tokens if self._late_on(mode) else None
         order = self.ranker.fuse(question, query, mode, depth, late, filters, laps)
         ranked = collapse(order, lambda c: c.stored.passage.text, wanted * 2)
-        by_tokens = tokens if self._answer_by_tokens else None
+        by_tokens = tokens if self.config.verdict_reads_tokens else None
         hits = distinct_highlights(self.ranker.hits(question, query, ranked, by_tokens), wanted)
         laps.lap("highlight")
         answerable = is_answerable(
@@ -263,7 +263,7 @@ class Engine:
             self.config.answerable_threshold,
             names=self.config.answerable_names,
             quantities=self.config.answerable_quantities,
-            by_tokens=self._answer_by_tokens,
+            by_tokens=self.config.verdict_reads_tokens,
         )
         laps.lap("answerable")
         took = (time.perf_counter() - started) * 1000
@@ -311,18 +311,13 @@ class Engine:
     def _embed_question(self, question: str, mode: str) -> tuple[Vectors, Vectors | None]:
         """The question's vector and, when late interaction or the answerable check will
         read them, its content token vectors, from one pass of the model."""
-        if not (self._late_on(mode) or self._answer_by_tokens):
+        if not (self._late_on(mode) or self.config.verdict_reads_tokens):
             return self.embedder.embed(question), None
         vector, tokens = self.embedder.embed_with_tokens(question)
         return vector, content_vectors(tokens)
 
     def _late_on(self, mode: str) -> bool:
         return mode == "hybrid" and self.config.late_weight > 0
-
-    @property
-    def _answer_by_tokens(self) -> bool:
-        """Pooled sentence vectors are no measure of "on topic": the verdict reads MaxSim."""
-        return self.config.sentence_vectors == "pooled"
 
     def retrieve(
         self, question: str, depth: int, mode: str = "hybrid"

@@ -148,7 +148,7 @@ def max_similarities(engine: Engine, questions: Sequence[str]) -> list[tuple[flo
     whether the verdict's other tests (names, quantities) pass."""
     config = engine.config
     engine.config = dataclasses.replace(config, answerable_threshold=-1.0)
-    by_tokens = config.sentence_vectors == "pooled"
+    by_tokens = config.verdict_reads_tokens
     found = []
     for question in questions:
         result = engine.search(question, 5, "hybrid")

@@ -2,8 +2,8 @@
 
 ``SentenceTransformerEmbedder`` is the real one (torch); ``OnnxEmbedder`` runs the same
 model on ONNX Runtime, 2x faster per question on a CPU (torch is faster on batches),
-falling back to torch; ``embedder_for`` picks them from the config. ``HashEmbedder`` is a deterministic,
-model-free stand-in for tests and for trying the engine without torch.
+falling back to torch; ``embedder_for`` picks them from the config. ``HashEmbedder`` is
+a deterministic, model-free stand-in for tests and for trying the engine without torch.
 """
 
 from __future__ import annotations
@@ -412,19 +412,15 @@ def embedder_for(config: EngineConfig, cache_dir: Path | None = None) -> Embedde
     if config.device != "cpu":
         return SentenceTransformerEmbedder(config.model, config.device)
     cache = cache_dir or config.model_cache or config.data_dir / "models"
-    torch: Embedder | None = None
-    if "torch" in (config.runtime, config.passage_runtime):
-        torch = SentenceTransformerEmbedder(config.model, config.device)
-    questions = (
-        torch if config.runtime == "torch" else OnnxEmbedder(config.model, config.runtime, cache)
-    )
-    passages = (
-        torch if config.passage_runtime == "torch" else OnnxEmbedder(config.model, "onnx", cache)
-    )
-    assert questions is not None and passages is not None
+
+    def on(runtime: str) -> Embedder:
+        if runtime == "torch":
+            return SentenceTransformerEmbedder(config.model, config.device)
+        return OnnxEmbedder(config.model, runtime, cache)
+
     if config.runtime == config.passage_runtime:
-        return passages
-    return SplitEmbedder(questions, passages)
+        return on(config.runtime)
+    return SplitEmbedder(on(config.runtime), on(config.passage_runtime))
 
 
 def _unit(vectors: Vectors) -> Vectors:

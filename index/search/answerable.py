@@ -7,9 +7,10 @@ its best sentence's cosine when sentences are embedded on their own. Pooled sent
 vectors read each sentence in its passage's context: they rank highlights as well, but
 their cosine with the question runs lower for abstract questions and flagged 5 of the 76
 answerable seed questions at a threshold fitted on SciFact; token vectors are the same
-whichever sentence vectors are kept (``scripts/ingest_levers.py``). Every name the question uses must appear together in one of
-the results: "What did Putin say about Maduro?" finds passages about Maduro that are
-similar in meaning, but none names Putin, so the corpus does not answer it. And a
+whichever sentence vectors are kept (``scripts/ingest_levers.py``). Every name the
+question uses must appear together in one of the results: "What did Putin say about
+Maduro?" finds passages about Maduro that are similar in meaning, but none names Putin,
+so the corpus does not answer it. And a
 question that asks for a quantity needs a sentence that gives one (``answertype``).
 """
 
