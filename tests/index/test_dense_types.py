@@ -157,7 +157,7 @@ def test_a_write_never_trains_and_compact_publishes_an_ivf_generation(
     assert engine.files.current.dense.kind == "flat" and not engine.wants_compact
     engine.ingest(documents(60))
     dense = engine.files.current.dense
-    assert isinstance(dense, FaissVectors) and dense.kind == "flat" and len(dense) == 60
+    assert dense.kind == "flat" and len(dense) == 60
     assert engine.wants_compact  # past the limit, searched exactly until compacted
     exact = [h.passage.passage_id for h in engine.search("parrots and ships", mode="dense").hits]
     report = engine.compact()

@@ -107,19 +107,29 @@ class VectorIndex:
     @property
     def needs_tuning(self) -> bool:
         """The index is not the kind its size calls for (writes add without retraining)."""
+        return self.needs_tuning_at(len(self))
+
+    def needs_tuning_at(self, size: int) -> bool:
+        """Whether this index, holding ``size`` vectors, would not be the kind they call for."""
         return False
 
     def tuned(self) -> VectorIndex:
         """A copy of the kind its size calls for (IVF trained), for ``compact``."""
         return self.copy()
 
-    def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: Vectors, k: int, allowed: Ids | None = None, excluded: Ids | None = None
+    ) -> list[tuple[int, float]]:
         """Best ``k`` (id, inner product) pairs for one query vector, best first; with
-        ``allowed``, only among those ids."""
+        ``allowed``, only among those ids; never one of ``excluded``."""
         raise NotImplementedError
 
     def ids(self) -> Ids:
         """Every id held, ascending."""
+        raise NotImplementedError
+
+    def contents(self) -> tuple[Ids, Vectors]:
+        """Every (id, vector) held, in storage order."""
         raise NotImplementedError
 
     def copy(self) -> VectorIndex:
@@ -227,7 +237,7 @@ class FaissVectors(VectorIndex):
             self._index.add_with_ids(vectors, ids)
             return
         if len(self):
-            old_ids, old_vectors = self._contents()
+            old_ids, old_vectors = self.contents()
             ids, vectors = np.concatenate([old_ids, ids]), np.vstack([old_vectors, vectors])
         self._rebuild(ids, vectors)
 
@@ -237,16 +247,15 @@ class FaissVectors(VectorIndex):
         faiss = _faiss()
         self._index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
         if tune and self.needs_tuning:
-            self._rebuild(*self._contents())
+            self._rebuild(*self.contents())
 
-    @property
-    def needs_tuning(self) -> bool:
-        return self._wanted(len(self)) != self.kind or self._stale(len(self))
+    def needs_tuning_at(self, size: int) -> bool:
+        return self._wanted(size) != self.kind or self._stale(size)
 
     def tuned(self) -> FaissVectors:
         clone = FaissVectors(self.dimension, policy=self.policy)
         if len(self):
-            clone._rebuild(*self._contents())
+            clone._rebuild(*self.contents())
         return clone
 
     def _wanted(self, size: int) -> Literal["flat", "ivf"]:
@@ -260,7 +269,7 @@ class FaissVectors(VectorIndex):
         build = _ivf if self._wanted(len(ids)) == "ivf" else _flat
         self._index = build(self.dimension, ids, vectors)
 
-    def _contents(self) -> tuple[Ids, Vectors]:
+    def contents(self) -> tuple[Ids, Vectors]:
         """Every (id, vector) held, in storage order."""
         faiss = _faiss()
         ivf = self._ivf_index()
@@ -281,13 +290,13 @@ class FaissVectors(VectorIndex):
             return _no_ids(), _no_vectors(self.dimension)
         return np.concatenate(id_parts).astype(np.int64), np.vstack(vector_parts)
 
-    def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: Vectors, k: int, allowed: Ids | None = None, excluded: Ids | None = None
+    ) -> list[tuple[int, float]]:
         if not len(self) or k <= 0 or (allowed is not None and not len(allowed)):
             return []
         faiss = _faiss()
-        sel = None
-        if allowed is not None:
-            sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        sel, _parts = _selector(faiss, allowed, excluded)  # held through the search
         ivf = self._ivf_index()
         if ivf is None:
             params = faiss.SearchParameters(sel=sel)
@@ -295,10 +304,10 @@ class FaissVectors(VectorIndex):
             # A filter keeping a share s of the vectors: scan 1/s times the lists, so as
             # many allowed vectors are compared as without it; a small filter scans all
             # lists, which is exact for the allowed ids.
-            nprobe = self.policy.nprobe
-            if allowed is not None:
-                share = min(1.0, len(allowed) / len(self))
-                nprobe = math.ceil(nprobe / share)
+            share = min(1.0, len(allowed) / len(self)) if allowed is not None else 1.0
+            if excluded is not None:  # ids the index holds but no longer counts
+                share *= max(1e-9, 1.0 - len(excluded) / len(self))
+            nprobe = math.ceil(self.policy.nprobe / share)
             params = faiss.SearchParametersIVF(sel=sel, nprobe=min(nprobe, int(ivf.nlist)))
         with _one_thread(faiss):
             scores, ids = self._index.search(
@@ -323,6 +332,25 @@ class FaissVectors(VectorIndex):
 
     def save(self, path: Path) -> None:
         _faiss().write_index(self._index, str(path))
+
+
+def _selector(faiss: Any, allowed: Ids | None, excluded: Ids | None) -> tuple[Any, list[Any]]:
+    """The FAISS id selector for a search, and the objects it refers to: SWIG does not
+    keep an ``IDSelectorNot``'s or ``IDSelectorAnd``'s parts alive, the caller must."""
+    parts: list[Any] = []
+    if allowed is not None:
+        parts.append(faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)))
+    if excluded is not None and len(excluded):
+        batch = faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64))
+        parts += [batch, faiss.IDSelectorNot(batch)]
+    if not parts:
+        return None, parts
+    if allowed is None:
+        return parts[-1], parts
+    if len(parts) == 1:
+        return parts[0], parts
+    both = faiss.IDSelectorAnd(parts[0], parts[-1])
+    return both, [*parts, both]
 
 
 def _no_ids() -> Ids:
@@ -352,17 +380,24 @@ class NumpyVectors(VectorIndex):
         keep = ~np.isin(self._ids, ids)
         self._ids, self._vectors = self._ids[keep], self._vectors[keep]
 
-    def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: Vectors, k: int, allowed: Ids | None = None, excluded: Ids | None = None
+    ) -> list[tuple[int, float]]:
         if not len(self) or k <= 0:
             return []
         scores = self._vectors @ query.reshape(-1).astype(np.float32)
         order = np.argsort(-scores, kind="stable")
         if allowed is not None:
             order = order[np.isin(self._ids[order], allowed)]
+        if excluded is not None and len(excluded):
+            order = order[~np.isin(self._ids[order], excluded)]
         return [(int(self._ids[i]), float(scores[i])) for i in order[:k]]
 
     def ids(self) -> Ids:
         return np.sort(self._ids)
+
+    def contents(self) -> tuple[Ids, Vectors]:
+        return self._ids, self._vectors
 
     def copy(self) -> NumpyVectors:
         clone = NumpyVectors(self.dimension)

@@ -40,6 +40,7 @@ from index.store.local.dense import (
     load_numpy_vectors,
 )
 from index.store.local.dense_files import DenseLayout
+from index.store.local.layered import LayeredVectors, layered
 from index.store.local.manifest import (
     SCHEMA_VERSION,
     Manifest,
@@ -70,6 +71,10 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "-"
     return found
+
+
+def _whole(dense: VectorIndex) -> VectorIndex:
+    return dense.merged() if isinstance(dense, LayeredVectors) else dense
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -293,7 +298,8 @@ class IndexFiles:
         out and ``added`` put in, saved, then made current."""
         dimension = int(vectors.shape[1]) if len(added) else self.current.dense.dimension
         dense = self.current.dense
-        dense = dense.copy() if dense.dimension == dimension else self._new_dense(dimension)
+        # Searches go on reading the current index: change a copy that shares its base.
+        dense = layered(dense) if dense.dimension == dimension else self._new_dense(dimension)
         dense.remove(removed, tune=False)  # never k-means inside a write: see ``compact``
         if len(added):
             dense.add(added, vectors, tune=False)
@@ -340,11 +346,11 @@ class IndexFiles:
         """Flat or IVF by corpus size; a FAISS index switches type as it grows or shrinks."""
         return DensePolicy(self.config.dense_index, self.config.dense_flat_limit)
 
-    def _dense_layout(
+    def _appended(
         self, snapshot: Snapshot, delta: tuple[Ids, Ids, npt.NDArray[np.float32]] | None
-    ) -> tuple[DenseLayout, Ids]:
-        """The dense files for ``snapshot``: the previous generation's plus one addition
-        file (``delta``: what this write removed and added), or a new base."""
+    ) -> tuple[DenseLayout, Ids] | None:
+        """The dense files for ``snapshot`` as the previous generation's plus one addition
+        file (``delta``: what this write removed and added), or None: write a new base."""
         previous, generation = self.current, snapshot.generation
         saved = previous.saved
         if (
@@ -360,8 +366,7 @@ class IndexFiles:
                 layout = dense_files.write_add(self.dense_dir, generation, saved.layout, added,
                                                vectors)  # fmt: skip
                 return layout, removed
-        layout = dense_files.write_base(self.dense_dir, generation, snapshot.dense, self._suffix())
-        return layout, np.zeros(0, dtype=np.int64)
+        return None
 
     def _save(
         self,
@@ -378,7 +383,15 @@ class IndexFiles:
         tmp.mkdir(parents=True)
         saved: SavedDense | None = None
         if snapshot.dense.dimension:
-            layout, removed = self._dense_layout(snapshot, delta)
+            appended = self._appended(snapshot, delta)
+            if appended is None:  # a new base: the whole index, in one piece again
+                snapshot = dataclasses.replace(snapshot, dense=_whole(snapshot.dense))
+                appended = (
+                    dense_files.write_base(self.dense_dir, snapshot.generation, snapshot.dense,
+                                           self._suffix()),
+                    np.zeros(0, dtype=np.int64),
+                )  # fmt: skip
+            layout, removed = appended
             dense_files.save_layout(tmp, layout, removed)
             saved = self._saved(layout, removed)
         snapshot.lexical.save(tmp / "bm25")
