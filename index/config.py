@@ -92,6 +92,10 @@ class EngineConfig:
     ingest_batch: int = 64
     """Documents per ingest batch: one SQLite transaction and one index generation each;
     memory holds one batch."""
+    ingest_passages: int = 1024
+    """A batch also ends once its documents have this many passages: a web page or PDF
+    can have hundreds, and a batch's token vectors are held until it commits (one
+    document larger than this is a batch of its own)."""
     lock_timeout: float | None = None
     """Seconds a write waits for another process's write to finish (None: as long as it
     takes)."""

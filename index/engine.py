@@ -150,7 +150,8 @@ class Engine:
         self, documents: Iterable[Document], progress: Progress | None = None, total: int = 0
     ) -> IngestReport:
         """Add new documents, replace changed ones, skip unchanged ones (by content hash),
-        in batches of ``config.ingest_batch``, each committed and searchable on its own."""
+        in batches of ``config.ingest_batch`` documents (or ``ingest_passages`` passages),
+        each committed and searchable on its own."""
         with self._swap:
             if self.storage.needs_backfill(tokens=self.config.keeps_tokens):
                 self.writer.backfill(progress)

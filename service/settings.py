@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         description="Documents per ingest batch: each is one transaction and one index "
         "generation, and memory holds one batch.",
     )
+    ingest_passages: int = Field(
+        1024,
+        ge=1,
+        le=1_000_000,
+        description="A batch also ends once its documents have this many passages (long "
+        "pages and PDFs), so memory stays bounded.",
+    )
     refresh_seconds: float = Field(
         0.5,
         gt=0,
@@ -263,6 +270,7 @@ class Settings(BaseSettings):
             reranker=self.reranker or None,
             rerank_depth=self.rerank_depth,
             ingest_batch=self.ingest_batch,
+            ingest_passages=self.ingest_passages,
             runtime=self.runtime,
             passage_runtime=self.passage_runtime,
             sentence_vectors=self.sentence_vectors,

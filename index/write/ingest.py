@@ -13,7 +13,6 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 
@@ -97,12 +96,6 @@ class _ToEmbed:
         return self.text[span.start - self.offset : span.end - self.offset]
 
 
-def _batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    stream = iter(documents)
-    while batch := list(islice(stream, size)):
-        yield batch
-
-
 class Writer:
     """The write side of the engine: ingest, delete and reindex, each under the storage's
     write lock; embedding, the slow part, runs outside it."""
@@ -124,8 +117,7 @@ class Writer:
         generation = self.storage.generation
         report: list[DocumentChange] = []
         passages = done = 0
-        for number, batch in enumerate(_batches(documents, self.config.ingest_batch), start=1):
-            changes, blank = self._select(batch)
+        for number, (batch, changes, blank) in enumerate(self._batches(documents), start=1):
             report += _changes(batch, changes, blank)
             log.debug("batch %d: embedding %d documents", number, len(changes))
             embedded = self._embed(changes, progress)
@@ -146,25 +138,34 @@ class Writer:
         return IngestReport(counts["added"], counts["replaced"], counts["unchanged"], passages,
                             empty, generation, tuple(report))  # fmt: skip
 
-    def _select(self, batch: Sequence[Document]) -> tuple[list[_Change], list[str]]:
-        """The batch's changed documents, prepared, and its empty ones; a later copy of an
-        id in the batch wins."""
+    def _batches(
+        self, documents: Iterable[Document]
+    ) -> Iterator[tuple[list[Document], list[_Change], list[str]]]:
+        """Batches of documents, each with its changed documents, prepared, and its empty
+        ones; a later copy of an id in a batch wins. A batch ends at ``ingest_batch``
+        documents or once its changes reach ``ingest_passages`` passages."""
+        batch: list[Document] = []
         changes: dict[str, _Change] = {}
         empty: dict[str, None] = {}
-        for doc in batch:
+        for doc in documents:
             _check_document(doc)
+            batch.append(doc)
             changes.pop(doc.doc_id, None)
             empty.pop(doc.doc_id, None)
             digest = content_hash(doc, self.config.chunk)
             stored = self.storage.content_hash(doc.doc_id)
-            if stored == digest:
-                continue
-            prepared = prepare(doc, self.config.chunk)
-            if not prepared.passages:
-                empty[doc.doc_id] = None
-                continue
-            changes[doc.doc_id] = _Change(prepared, digest, stored is not None)
-        return list(changes.values()), list(empty)
+            if stored != digest:
+                prepared = prepare(doc, self.config.chunk)
+                if prepared.passages:
+                    changes[doc.doc_id] = _Change(prepared, digest, stored is not None)
+                else:
+                    empty[doc.doc_id] = None
+            passages = sum(len(change.prepared.passages) for change in changes.values())
+            if len(batch) >= self.config.ingest_batch or passages >= self.config.ingest_passages:
+                yield batch, list(changes.values()), list(empty)
+                batch, changes, empty = [], {}, {}
+        if batch:
+            yield batch, list(changes.values()), list(empty)
 
     def _embed(self, changes: Sequence[_Change], progress: Progress | None) -> _Embedded:
         title = self.config.title_in_index

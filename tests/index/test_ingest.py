@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from index import (
+    ChunkSpec,
     Document,
     Engine,
     EngineConfig,
@@ -83,6 +84,23 @@ def test_ingest_streams_one_batch_at_a_time_and_commits_each(tmp_path: Path) -> 
     assert 0 < embedder.largest <= batch * 3
     assert reader.refresh() and reader.size == engine.size == 18
     reader.close()
+    engine.close()
+
+
+def test_a_batch_of_long_documents_ends_at_the_passage_limit(tmp_path: Path) -> None:
+    """Long pages make big batches: a batch ends once its passages reach the limit,
+    however few documents it holds, so memory is bounded by passages."""
+    long = [Document(f"long{n}", " ".join(f"Sentence {i} of page {n} is here." for i in range(40)))
+            for n in range(6)]  # fmt: skip
+    embedder = CountingEmbedder()
+    config = EngineConfig(data_dir=tmp_path, ingest_passages=4, batch_size=1000,
+                          chunk=ChunkSpec(max_chars=200, overlap=0))  # fmt: skip
+    engine = Engine.open(config, embedder, create=True)
+    report = engine.ingest(long)
+    per_document = report.passages // 6
+    assert per_document >= 4 and report.passages == 6 * per_document
+    assert report.generation == 6  # one document a batch: each alone reaches the limit
+    assert embedder.largest <= per_document * 40  # one document's sentences at most
     engine.close()
 
 
