@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -44,6 +45,10 @@ KEEP_SHARE = 0.5
 """A line is article text when at least this share of its words align with the article."""
 REALIGN_ROUNDS = 3
 REALIGN_MIN_RUN = 3
+EXACT_LIMIT = 50_000_000
+"""Page words times article words above which the alignment is anchored first
+(``_anchored``): difflib's time grows with their product, and a 150,000-word manual page
+took two minutes. Below it (pages of up to about 7,000 words) nothing changes."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,69 @@ def _aligned(words: list[str], wanted: list[str]) -> set[int]:
     """The indices of ``words`` that align with ``wanted``. An alignment keeps order, so
     a part the extractor moved (a live blog's entries, a lead set apart) is aligned
     again, word runs of at least ``REALIGN_MIN_RUN``, among the words still unmatched."""
+    if len(words) * len(wanted) > EXACT_LIMIT:
+        return _anchored(words, wanted)
+    return _aligned_exactly(words, wanted)
+
+
+def _anchored(words: list[str], wanted: list[str]) -> set[int]:
+    """Patience-style: words found once in each text, in the same order (the longest
+    increasing run of them), pin the alignment; difflib aligns the gaps between pins.
+    A part the extractor moved is not aligned again across pins."""
+    once_here = _once(words)
+    once_there = _once(wanted)
+    pairs = [(i, once_there[w]) for w, i in once_here.items() if w in once_there]
+    pairs.sort()
+    pins = _increasing([j for _, j in pairs])
+    found: set[int] = set()
+    last_i = last_j = -1
+    for i, j in [pairs[k] for k in pins] + [(len(words), len(wanted))]:
+        gap_words, gap_wanted = words[last_i + 1 : i], wanted[last_j + 1 : j]
+        if gap_words and gap_wanted:
+            if len(gap_words) * len(gap_wanted) > EXACT_LIMIT:  # no pin in a long gap
+                gap = SequenceMatcher(None, gap_words, gap_wanted, autojunk=True)
+                matched = {b.a + k for b in gap.get_matching_blocks() for k in range(b.size)}
+            else:
+                matched = _aligned_exactly(gap_words, gap_wanted)
+            found.update(last_i + 1 + k for k in matched)
+        if i < len(words):
+            found.add(i)
+        last_i, last_j = i, j
+    return found
+
+
+def _once(words: list[str]) -> dict[str, int]:
+    """Each word that occurs exactly once, and where."""
+    seen: dict[str, int] = {}
+    twice: set[str] = set()
+    for i, word in enumerate(words):
+        if word in seen:
+            twice.add(word)
+        seen[word] = i
+    return {word: i for word, i in seen.items() if word not in twice}
+
+
+def _increasing(values: list[int]) -> list[int]:
+    """The positions of a longest strictly increasing subsequence of ``values``."""
+    ends: list[int] = []  # ends[n]: the smallest value ending an increasing run of n + 1
+    at: list[int] = []  # ...and its position
+    before = [-1] * len(values)
+    for k, value in enumerate(values):
+        n = bisect_left(ends, value)
+        before[k] = at[n - 1] if n else -1
+        if n == len(ends):
+            ends.append(value)
+            at.append(k)
+        else:
+            ends[n], at[n] = value, k
+    run, k = [], at[-1] if at else -1
+    while k >= 0:
+        run.append(k)
+        k = before[k]
+    return run[::-1]
+
+
+def _aligned_exactly(words: list[str], wanted: list[str]) -> set[int]:
     found: set[int] = set()
     used: set[int] = set()
     page, article = list(range(len(words))), list(range(len(wanted)))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from index import BadDocumentError, ChunkSpec, SkippedFile, read_path
+from index.read import html
 from index.read.formats import read_bytes
 from index.read.passages import prepare
 from tests.formats import ARTICLE, CHROME, PAGE_FACTS, memo_docx, news_html, report_pdf, scanned_pdf
@@ -91,6 +92,27 @@ def test_a_web_page_indexes_its_article_and_skips_its_chrome() -> None:
         assert paragraph in indexed
     for chrome in CHROME:
         assert chrome in doc.text and chrome not in indexed  # shown, dimmed, not searched
+
+
+def test_a_long_page_is_aligned_by_anchors_and_skips_the_same_chrome(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past ``EXACT_LIMIT`` (a manual page of 150,000 words took two minutes) the
+    article is aligned between words that occur once in each text: same result here."""
+    exact = read_bytes("envoy.html", news_html().encode())
+    monkeypatch.setattr(html, "EXACT_LIMIT", 0)
+    anchored = read_bytes("envoy.html", news_html().encode())
+    assert anchored.text == exact.text and anchored.layout.skipped == exact.layout.skipped
+    indexed = _indexed(anchored.text, anchored.layout.skipped)
+    assert all(p in indexed for p in ARTICLE) and not any(c in indexed for c in CHROME)
+
+
+def test_the_anchors_are_a_longest_increasing_run() -> None:
+    values = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9]
+    run = html._increasing(values)
+    picked = [values[k] for k in run]
+    assert run == sorted(run) and picked == sorted(set(picked)) and len(run) == 6
+    assert html._increasing([]) == [] and html._increasing([5, 4, 3]) in ([0], [1], [2])
 
 
 def _page(body: str, head: str = "") -> bytes:
