@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_VERBOSITY = error
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-stores bench-sentences load eval eval-scifact eval-pdf eval-html clean
+.PHONY: install browser run test lint format screenshots bench bench-ingest bench-scale bench-real bench-stores bench-sentences load eval eval-scifact eval-pdf eval-html clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -61,6 +61,13 @@ bench-ingest: install
 # passages, no model -> bench/results/scale.{json,png}. SIZES=10000,100000 for a quick run.
 bench-scale: install
 	$(PY) scripts/bench_scale.py $(if $(SIZES),--sizes $(SIZES))
+	$(PY) scripts/bench_real.py
+
+# The real-text part of bench-scale alone: Debian's HTML manuals of Linux, Python,
+# PostgreSQL and Git through `citeqa ingest`, then hybrid questions in process by stage
+# -> bench/results/real.{json,png}. MANUALS=git for one manual (a quick run).
+bench-real: install
+	$(PY) scripts/bench_real.py $(if $(MANUALS),--manuals $(MANUALS))
 
 # Local store vs Milvus Lite in one process: ingest (wall, passages/s, storage-only s) and the
 # seed questions interleaved -> bench/results/stores.{json,png}. LIMIT=300: SciFact's first 300.

@@ -21,6 +21,7 @@ import gc
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -43,7 +44,8 @@ from rich.progress import (
 
 from bench import OUT, pct
 from index.config import FLAT_LIMIT
-from index.store.local.dense import NPROBE, DensePolicy, FaissVectors
+from index.store.local.dense import NPROBE, DensePolicy, FaissVectors, VectorIndex
+from index.store.local.layered import layered
 from index.store.local.sparse import LexicalIndex
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -141,6 +143,18 @@ class Measured:
     filtered_p50_ms: float | None = None
     filtered_p99_ms: float | None = None
     nlist: int | None = None
+    write_copy_ms: float | None = None
+    """What a batch's write cost in memory before: clone the index, then change it."""
+    write_layered_ms: float | None = None
+    """What it costs now: a layered copy sharing the base (``index.store.local.layered``)."""
+    layered_p50_ms: float | None = None
+    layered_p99_ms: float | None = None
+    """Searches with a tail of ``TAIL`` vectors and ``REMOVED`` base ids left out."""
+
+
+BATCH = 320
+"""Vectors one ingest batch adds (64 SciFact abstracts)."""
+TAIL, REMOVED = 20_000, 1_000
 
 
 def rss_mb() -> float:
@@ -244,6 +258,7 @@ class Bench:
             lambda i: index.search(queries[i], K, allowed),
             len(queries),
         )
+        writes = self.writes(index, vectors, queries, name)
         path = folder / f"dense-{name}.faiss"
         index.save(path)
         measured = Measured(
@@ -257,9 +272,42 @@ class Bench:
             filtered_p50_ms=round(pct(filtered, 50), 3),
             filtered_p99_ms=round(pct(filtered, 99), 3),
             nlist=index.nlist or None,
+            **writes,
         )
         path.unlink()
         return measured, found, index
+
+    def writes(
+        self, index: FaissVectors, vectors: Matrix, queries: Matrix, name: str
+    ) -> dict[str, float]:
+        """One batch's write in memory, the old way (a clone) and the layered way, and
+        searches of a layered index that has taken many writes."""
+        size, rng = len(index), np.random.default_rng(4)
+        new_ids = np.arange(size, size + BATCH, dtype=np.int64)
+        new = vectors[rng.choice(size, BATCH)]
+        gone = rng.choice(size, 10, replace=False).astype(np.int64)
+
+        def write(copy: Callable[[], VectorIndex]) -> float:
+            started = time.perf_counter()
+            changed = copy()
+            changed.remove(gone, tune=False)
+            changed.add(new_ids, new, tune=False)
+            return (time.perf_counter() - started) * 1000
+
+        task = self.progress.add_task(f"{size:,}: {name} writes", total=None)
+        clone = statistics.median(write(index.copy) for _ in range(5))
+        shared = statistics.median(write(lambda: layered(index)) for _ in range(5))
+        self.progress.update(task, total=1, completed=1)
+        grown = layered(index)
+        grown.remove(rng.choice(size, min(REMOVED, size // 10), replace=False).astype(np.int64))
+        tail = min(TAIL, size // 5)
+        grown.add(np.arange(size, size + tail, dtype=np.int64), vectors[rng.choice(size, tail)])
+        times = self.latencies(
+            f"{size:,}: {name} layered search", lambda i: grown.search(queries[i], K), len(queries)
+        )
+        return {"write_copy_ms": round(clone, 2), "write_layered_ms": round(shared, 2),
+                "layered_p50_ms": round(pct(times, 50), 3),
+                "layered_p99_ms": round(pct(times, 99), 3)}  # fmt: skip
 
     def bm25(self, size: int, folder: Path) -> Measured:
         index, build_s, grown, questions = self.build_bm25(size)
