@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -94,6 +95,14 @@ class _ToEmbed:
     def sentence_text(self, j: int) -> str:
         span = self.sentences[j]
         return self.text[span.start - self.offset : span.end - self.offset]
+
+
+PASS_SLICE = 256
+"""Passages the model reads before their token states are pooled and let go."""
+
+
+def _report_from(progress: Progress, start: int, total: int, done: int, _: int) -> None:
+    progress("embedding", start + done, total)
 
 
 class Writer:
@@ -190,19 +199,33 @@ class Writer:
             items = [(p.doc_id, p.text, p.offset, p.sentences) for p in passages]
             return vectors, embed_sentences(self.embedder, items, self.config.batch_size,
                                             progress), tokens  # fmt: skip
-        report = (lambda d, t: progress("embedding", d, t)) if progress else None
-        found = self.embedder.embed_passages(
-            texts, [p.spans_in_indexed() for p in passages], self.config.batch_size, report
-        )
-        tokens = None
-        if self.config.keeps_tokens:
-            tokens = [content_vectors(t) for t in found.tokens]
-        if found.spans is None:  # this embedder cannot pool
+        parts: list[Vectors] = []
+        pooled: list[Vectors] = []
+        kept: list[Vectors] | None = [] if self.config.keeps_tokens else None
+        for start in range(0, len(texts), PASS_SLICE):
+            # Every token's state of a slice is held until its passages are pooled: a
+            # slice at a time, one long document (3,600 passages) does not hold them all.
+            report = None
+            if progress:
+                report = partial(_report_from, progress, start, len(texts))
+            cut = passages[start : start + PASS_SLICE]
+            found = self.embedder.embed_passages(
+                texts[start : start + PASS_SLICE], [p.spans_in_indexed() for p in cut],
+                self.config.batch_size, report,
+            )  # fmt: skip
+            parts.append(found.vectors)
+            if kept is not None:
+                kept += [content_vectors(t) for t in found.tokens]
+            if found.spans is not None:
+                pooled += found.spans
+            del found
+        vectors = np.vstack(parts)
+        if len(pooled) < len(passages):  # this embedder cannot pool
             items = [(p.doc_id, p.text, p.offset, p.sentences) for p in passages]
             sentences = embed_sentences(self.embedder, items, self.config.batch_size, progress)
         else:
-            sentences = self._fill_cut_off(passages, found.spans)
-        return found.vectors, sentences, tokens
+            sentences = self._fill_cut_off(passages, pooled)
+        return vectors, sentences, kept
 
     def _fill_cut_off(self, passages: Sequence[_ToEmbed], pooled: list[Vectors]) -> list[Vectors]:
         """Sentences past the model's length limit have no token states to pool: embed

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from index import Engine, EngineConfig, SentenceTransformerEmbedder
-from index.documents import Document
+from index.documents import Document, SearchResult
 from index.model.embedder import OnnxEmbedder
 from index.read.passages import indexed_text, prepare
+from index.write import ingest
 from index.write.ingest import _ToEmbed
 
 pytestmark = pytest.mark.model
@@ -92,3 +93,39 @@ def test_a_pooled_index_cites_and_highlights(
     top = result.hits[0]
     assert doc.text[top.passage.char_start : top.passage.char_end] == top.passage.text
     assert "Oslo" in top.highlight.text
+
+
+def test_a_long_document_is_embedded_a_slice_at_a_time_with_the_same_vectors(
+    tmp_path: Path, model: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One page can have thousands of passages, all in one batch: the model reads them
+    ``PASS_SLICE`` at a time, so only a slice's token states are held, and what the
+    index keeps does not change."""
+    doc = Document(doc_id="talks", text=" ".join([TEXT] * 3), title=TITLE)
+    seen: list[int] = []
+    original = type(model).embed_passages
+
+    def counting(self, texts, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(len(texts))
+        return original(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "embed_passages", counting)
+    stored: dict[int, tuple[SearchResult, list[int]]] = {}
+    for cut in (10_000, 2):
+        monkeypatch.setattr(ingest, "PASS_SLICE", cut)
+        seen.clear()
+        engine = Engine.open(EngineConfig(data_dir=tmp_path / str(cut)), model, create=True)
+        try:
+            engine.ingest([doc])
+            stored[cut] = (engine.search("Where were the talks held?", 3), list(seen))
+        finally:
+            engine.close()
+    (whole, calls), (sliced, slices) = stored[10_000], stored[2]
+    assert len(calls) == 1 and calls[0] > 2 and len(slices) > 1 and max(slices) <= 2
+    assert len(whole.hits) == 3
+    assert [(h.passage.passage_id, h.highlight.text) for h in whole.hits] == [
+        (h.passage.passage_id, h.highlight.text) for h in sliced.hits
+    ]
+    for field in ("similarity", "late"):
+        assert np.allclose([getattr(h, field) for h in whole.hits],
+                           [getattr(h, field) for h in sliced.hits], atol=1e-4)  # fmt: skip
