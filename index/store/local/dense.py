@@ -117,6 +117,10 @@ class VectorIndex:
         """A copy of the kind its size calls for (IVF trained), for ``compact``."""
         return self.copy()
 
+    def merged(self) -> VectorIndex:
+        """The same vectors as one index, for saving whole (this one unless layered)."""
+        return self
+
     def search(
         self, query: Vectors, k: int, allowed: Ids | None = None, excluded: Ids | None = None
     ) -> list[tuple[int, float]]:
@@ -337,20 +341,16 @@ class FaissVectors(VectorIndex):
 def _selector(faiss: Any, allowed: Ids | None, excluded: Ids | None) -> tuple[Any, list[Any]]:
     """The FAISS id selector for a search, and the objects it refers to: SWIG does not
     keep an ``IDSelectorNot``'s or ``IDSelectorAnd``'s parts alive, the caller must."""
-    parts: list[Any] = []
+    sel, held = None, []
     if allowed is not None:
-        parts.append(faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)))
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        held.append(sel)
     if excluded is not None and len(excluded):
         batch = faiss.IDSelectorBatch(np.ascontiguousarray(excluded, dtype=np.int64))
-        parts += [batch, faiss.IDSelectorNot(batch)]
-    if not parts:
-        return None, parts
-    if allowed is None:
-        return parts[-1], parts
-    if len(parts) == 1:
-        return parts[0], parts
-    both = faiss.IDSelectorAnd(parts[0], parts[-1])
-    return both, [*parts, both]
+        kept = faiss.IDSelectorNot(batch)
+        sel = kept if sel is None else faiss.IDSelectorAnd(sel, kept)
+        held += [batch, kept, sel]
+    return sel, held
 
 
 def _no_ids() -> Ids:

@@ -40,7 +40,7 @@ from index.store.local.dense import (
     load_numpy_vectors,
 )
 from index.store.local.dense_files import DenseLayout
-from index.store.local.layered import LayeredVectors, layered
+from index.store.local.layered import layered
 from index.store.local.manifest import (
     SCHEMA_VERSION,
     Manifest,
@@ -71,10 +71,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "-"
     return found
-
-
-def _whole(dense: VectorIndex) -> VectorIndex:
-    return dense.merged() if isinstance(dense, LayeredVectors) else dense
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -385,7 +381,7 @@ class IndexFiles:
         if snapshot.dense.dimension:
             appended = self._appended(snapshot, delta)
             if appended is None:  # a new base: the whole index, in one piece again
-                snapshot = dataclasses.replace(snapshot, dense=_whole(snapshot.dense))
+                snapshot = dataclasses.replace(snapshot, dense=snapshot.dense.merged())
                 appended = (
                     dense_files.write_base(self.dense_dir, snapshot.generation, snapshot.dense,
                                            self._suffix()),
