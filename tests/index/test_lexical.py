@@ -103,3 +103,46 @@ def test_a_writer_built_index_scores_as_one_built_from_text(paragraphs: list[str
         assert from_tokens.search(question, 10) == [
             (r, pytest.approx(s, abs=1e-5)) for r, s in from_text.search(question, 10)
         ]
+
+
+def _bm25s_built(corpus: LexicalCorpus, texts: dict[int, str]) -> dict:
+    """bm25s's own build over the same words and vocabulary: the arrays to match."""
+    vocab = corpus.vocab
+    ids = sorted(texts)
+    words = bm25s_module().tokenize(
+        [texts[i] for i in ids], stopwords="en", stemmer=stemmer(), show_progress=False,
+        return_ids=False,
+    )  # fmt: skip
+    retriever = bm25s_module().BM25()
+    tokenized = bm25s_module().tokenization.Tokenized(
+        ids=[[vocab[w] for w in doc] for doc in words], vocab=dict(vocab)
+    )
+    retriever.index(tokenized, show_progress=False)
+    return retriever.scores
+
+
+def test_a_writer_builds_bm25s_own_arrays_after_adds_and_removals(
+    paragraphs: list[str], tmp_path: Path
+) -> None:
+    corpus = LexicalCorpus()
+    texts = {10 + 2 * i: text for i, text in enumerate(paragraphs[:60])}
+    corpus.add(list(texts), list(texts.values()))
+    gone = [10, 30, 52]  # some words now occur in no passage: they stay in the vocabulary
+    corpus.remove(gone)
+    for row in gone:
+        del texts[row]
+    later = {500 + i: text for i, text in enumerate(paragraphs[60:])}
+    corpus.add(list(later), list(later.values()))
+    texts |= later
+    ours = corpus.index()._retriever.scores
+    theirs = _bm25s_built(corpus, texts)
+    assert ours["num_docs"] == theirs["num_docs"] == len(texts)
+    for part in ("data", "indices", "indptr"):
+        assert ours[part].dtype == theirs[part].dtype
+        assert np.array_equal(ours[part], theirs[part]), part
+    built = corpus.index()
+    assert built.ids().tolist() == sorted(texts)
+    built.save(tmp_path / "bm25")  # what a generation saves, a reader loads
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    for question in QUESTIONS:
+        assert loaded.search(question, 10) == built.search(question, 10)
