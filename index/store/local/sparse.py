@@ -169,7 +169,7 @@ class _Counted:
 def _lucene_scores(k1: float, b: float, docs: Sequence[_Counted], words: int) -> dict[str, Any]:
     """bm25s's score matrix (passages x words, CSC, each posting's final weight), computed
     the way its build computes it: float64 arithmetic, idf from ``math.log``, float32 out."""
-    from scipy import sparse  # bm25s's own dependency; imported with it
+    from scipy import sparse  # imported on first build: it is slow to import
 
     terms = np.concatenate([d.terms for d in docs])
     tf = np.concatenate([d.counts for d in docs]).astype(np.float64)
