@@ -73,7 +73,11 @@ class LayeredVectors(VectorIndex):
         return len(self.tail) >= FOLD_AT or len(self.removed) * 4 > max(len(self.base), FOLD_AT)
 
     def merged(self) -> VectorIndex:
-        """One index holding the same vectors (a copy of the base: once a fold)."""
+        """One index holding the same vectors (a copy of the base: once a fold). With
+        nothing to fold in, the base itself: it is never changed, and a second copy of a
+        just-folded base at save time held three of them in memory at once."""
+        if not len(self.tail) and not len(self.removed):
+            return self.base
         whole = self.base.copy()
         whole.remove(self.removed, tune=False)
         if len(self.tail):
