@@ -187,5 +187,5 @@ def _lucene_scores(k1: float, b: float, docs: Sequence[_Counted], words: int) ->
     matrix = sparse.csc_matrix((weights, (rows, terms)), shape=(n_docs, words), dtype=np.float32)
     # scipy's CSC conversion is a counting sort (bm25s sorts packed keys): the same order,
     # rows ascending within each word; int64 offsets, as bm25s's own build gives.
-    return {"data": matrix.data, "indices": matrix.indices.astype(np.int32),
-            "indptr": matrix.indptr.astype(np.int64), "num_docs": n_docs}  # fmt: skip
+    return {"data": matrix.data, "indices": matrix.indices.astype(np.int32, copy=False),
+            "indptr": matrix.indptr.astype(np.int64, copy=False), "num_docs": n_docs}  # fmt: skip
